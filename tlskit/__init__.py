@@ -1,0 +1,77 @@
+"""tlskit: hardened TLS contexts, a raw HTTPS/1.1 client and peer certificate checks.
+
+Standard library only. The public API is what ``__all__`` lists; every module
+whose name starts with an underscore is private and may change.
+"""
+
+from ._client import Client, get
+from ._connection import TLSInfo
+from ._context import create_context
+from ._errors import (
+    CertificateExpiredError,
+    CertificateNotYetValidError,
+    CertificateRevokedError,
+    ClientCertificateRequiredError,
+    ConnectError,
+    HandshakeError,
+    HostnameMismatchError,
+    HTTPStatusError,
+    IncompleteBodyError,
+    InvalidChainError,
+    InvalidHeaderError,
+    InvalidURLError,
+    LimitExceededError,
+    NoSharedCipherError,
+    PinMismatchError,
+    PolicyError,
+    ProtocolError,
+    ProtocolVersionError,
+    RemoteDisconnectedError,
+    TimeoutExceededError,
+    TLSKitError,
+    UntrustedCertificateError,
+    VerificationError,
+    WeakCertificateError,
+)
+from ._headers import Headers
+from ._http11 import Limits
+from ._policy import CipherProfile, TLSPolicy
+from ._response import Response
+from ._version import __version__
+
+__all__ = [
+    "CertificateExpiredError",
+    "CertificateNotYetValidError",
+    "CertificateRevokedError",
+    "CipherProfile",
+    "Client",
+    "ClientCertificateRequiredError",
+    "ConnectError",
+    "HTTPStatusError",
+    "HandshakeError",
+    "Headers",
+    "HostnameMismatchError",
+    "IncompleteBodyError",
+    "InvalidChainError",
+    "InvalidHeaderError",
+    "InvalidURLError",
+    "LimitExceededError",
+    "Limits",
+    "NoSharedCipherError",
+    "PinMismatchError",
+    "PolicyError",
+    "ProtocolError",
+    "ProtocolVersionError",
+    "RemoteDisconnectedError",
+    "Response",
+    "TLSInfo",
+    "TLSKitError",
+    "TLSPolicy",
+    "TimeoutExceededError",
+    "UntrustedCertificateError",
+    "VerificationError",
+    "WeakCertificateError",
+    "__version__",
+    "create_context",
+    "get",
+]

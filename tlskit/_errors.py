@@ -1,0 +1,259 @@
+"""Exception hierarchy shared by every tlskit module.
+
+Every error tlskit raises derives from `TLSKitError`. The tree splits in two:
+
+- `PolicyError` (also a `ValueError`): the caller's configuration or input is
+  wrong, such as a bad URL, a bad header or a missing CA file. Nothing was sent.
+- Everything else describes the network or the peer: `ConnectError`,
+  `TimeoutExceededError`, `HandshakeError`, `VerificationError` and
+  `ProtocolError`, each with subclasses for the precise cause.
+
+Errors keep `host` and `port` as attributes, and the low-level cause is chained
+with ``raise ... from exc`` where the error is mapped.
+"""
+
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+
+def format_address(host: Optional[str], port: Optional[int]) -> str:
+    """Format ``host:port`` for messages, bracketing IPv6 literals."""
+    if host is None:
+        return "<unknown host>"
+    shown = f"[{host}]" if ":" in host else host
+    return shown if port is None else f"{shown}:{port}"
+
+
+class TLSKitError(Exception):
+    """Base class of every error raised by tlskit."""
+
+    def __init__(self, message: str, *, host: Optional[str] = None, port: Optional[int] = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.host = host
+        self.port = port
+
+
+# Errors in what the caller asked for.
+
+
+class PolicyError(TLSKitError, ValueError):
+    """Invalid configuration: a policy field, a CA source, a URL or a header.
+
+    Attributes:
+        field: the name of the offending field or argument, when there is one.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        field: Optional[str] = None,
+        host: Optional[str] = None,
+        port: Optional[int] = None,
+    ) -> None:
+        super().__init__(message, host=host, port=port)
+        self.field = field
+
+
+class InvalidURLError(PolicyError):
+    """A URL that tlskit cannot or will not request."""
+
+
+class InvalidHeaderError(PolicyError):
+    """A request header name or value that could corrupt the request."""
+
+
+# Errors from the network and the peer.
+
+
+class ConnectError(TLSKitError):
+    """The TCP connection could not be opened (refused, unreachable, DNS failure)."""
+
+
+class TimeoutExceededError(TLSKitError, TimeoutError):
+    """A timeout expired.
+
+    Attributes:
+        phase: ``"connect"``, ``"handshake"``, ``"write"``, ``"read"`` or
+            ``"total"`` (the whole-request deadline).
+        timeout: the limit that expired, in seconds.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        phase: str,
+        timeout: Optional[float] = None,
+        host: Optional[str] = None,
+        port: Optional[int] = None,
+    ) -> None:
+        super().__init__(message, host=host, port=port)
+        self.phase = phase
+        self.timeout = timeout
+
+
+class HandshakeError(TLSKitError):
+    """The TLS handshake failed for a reason other than certificate verification.
+
+    Attributes:
+        reason: OpenSSL's reason code (such as ``"TLSV1_ALERT_PROTOCOL_VERSION"``), if any.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        reason: Optional[str] = None,
+        host: Optional[str] = None,
+        port: Optional[int] = None,
+    ) -> None:
+        super().__init__(message, host=host, port=port)
+        self.reason = reason
+
+
+class ProtocolVersionError(HandshakeError):
+    """Client and server share no TLS protocol version."""
+
+
+class NoSharedCipherError(HandshakeError):
+    """Client and server share no cipher suite."""
+
+
+class ClientCertificateRequiredError(HandshakeError):
+    """The server demanded a client certificate that the client did not send."""
+
+
+class VerificationError(TLSKitError):
+    """The server's identity could not be verified.
+
+    Attributes:
+        verify_code: OpenSSL's X509_V_ERR code, or None when the check is tlskit's own.
+        verify_message: OpenSSL's text for that code, or None.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        verify_code: Optional[int] = None,
+        verify_message: Optional[str] = None,
+        host: Optional[str] = None,
+        port: Optional[int] = None,
+    ) -> None:
+        super().__init__(message, host=host, port=port)
+        self.verify_code = verify_code
+        self.verify_message = verify_message
+
+
+class CertificateExpiredError(VerificationError):
+    """A certificate in the chain is past its notAfter date."""
+
+
+class CertificateNotYetValidError(VerificationError):
+    """A certificate in the chain is before its notBefore date."""
+
+
+class HostnameMismatchError(VerificationError):
+    """The certificate does not name the host that was requested."""
+
+
+class UntrustedCertificateError(VerificationError):
+    """The chain does not lead to a trusted CA."""
+
+
+class WeakCertificateError(VerificationError):
+    """A key or signature in the chain is below the policy's security level."""
+
+
+class CertificateRevokedError(VerificationError):
+    """A certificate in the chain is listed in a CRL."""
+
+
+class InvalidChainError(VerificationError):
+    """The chain is malformed or breaks an X.509 rule (CA flag, path length, purpose)."""
+
+
+class PinMismatchError(VerificationError):
+    """No certificate in the verified chain matches the configured SPKI pins.
+
+    Attributes:
+        expected_pins: the pins the policy allows.
+        actual_pins: the pins of the certificates the server presented.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        expected_pins: Sequence[str] = (),
+        actual_pins: Sequence[str] = (),
+        host: Optional[str] = None,
+        port: Optional[int] = None,
+    ) -> None:
+        super().__init__(message, host=host, port=port)
+        self.expected_pins = tuple(expected_pins)
+        self.actual_pins = tuple(actual_pins)
+
+
+class ProtocolError(TLSKitError):
+    """The server broke HTTP/1.1 framing or syntax."""
+
+
+class RemoteDisconnectedError(ProtocolError):
+    """The server closed the connection before sending any byte of a response."""
+
+
+class IncompleteBodyError(ProtocolError):
+    """The connection ended before the body was complete.
+
+    Attributes:
+        received: body bytes received before the connection ended.
+        expected: bytes the framing announced, or None when it was unknown
+            (chunked or close-delimited bodies).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        received: int,
+        expected: Optional[int] = None,
+        host: Optional[str] = None,
+        port: Optional[int] = None,
+    ) -> None:
+        super().__init__(message, host=host, port=port)
+        self.received = received
+        self.expected = expected
+
+
+class LimitExceededError(ProtocolError):
+    """A response exceeded one of the client's limits.
+
+    Attributes:
+        limit: the name of the limit, such as ``"max_header_count"``.
+        value: the limit's value.
+    """
+
+    def __init__(
+        self, message: str, *, limit: str, value: int, host: Optional[str] = None, port: Optional[int] = None
+    ) -> None:
+        super().__init__(message, host=host, port=port)
+        self.limit = limit
+        self.value = value
+
+
+class HTTPStatusError(TLSKitError):
+    """Raised by `Response.raise_for_status` for a status of 400 or more.
+
+    Attributes:
+        status: the HTTP status code.
+        response: the response itself.
+    """
+
+    def __init__(self, message: str, *, status: int, response: object) -> None:
+        super().__init__(message)
+        self.status = status
+        self.response = response

@@ -1,0 +1,74 @@
+"""Headers: an ordered, case-insensitive view of HTTP header fields.
+
+Repeated fields are kept in the order received. ``headers[name]`` joins them
+with ", " (RFC 9110 5.3), except Set-Cookie, whose values may contain commas
+and must be read one by one with `Headers.get_all`.
+"""
+
+from __future__ import annotations
+
+from typing import Dict, Iterable, Iterator, List, Mapping, Optional, Tuple, Union
+
+_NOT_JOINABLE = "set-cookie"
+
+
+class Headers(Mapping[str, str]):
+    """Case-insensitive, order-preserving header fields that keep repeats."""
+
+    __slots__ = ("_fields", "_index")
+
+    def __init__(self, fields: Union[Iterable[Tuple[str, str]], Mapping[str, str], None] = None) -> None:
+        if fields is None:
+            self._fields: List[Tuple[str, str]] = []
+        elif isinstance(fields, Mapping):
+            self._fields = list(fields.items())
+        else:
+            self._fields = list(fields)
+        self._index: Optional[Dict[str, List[str]]] = None
+
+    def _lookup(self) -> Dict[str, List[str]]:
+        index = self._index
+        if index is None:
+            index = {}
+            for name, value in self._fields:
+                index.setdefault(name.lower(), []).append(value)
+            self._index = index
+        return index
+
+    def __getitem__(self, name: str) -> str:
+        values = self._lookup()[name.lower()]
+        if len(values) == 1 or name.lower() == _NOT_JOINABLE:
+            return values[0]
+        return ", ".join(values)
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and name.lower() in self._lookup()
+
+    def __iter__(self) -> Iterator[str]:
+        seen = set()
+        for name, _ in self._fields:
+            key = name.lower()
+            if key not in seen:
+                seen.add(key)
+                yield name
+
+    def __len__(self) -> int:
+        return len(self._lookup())
+
+    def get_all(self, name: str) -> List[str]:
+        """Return every value of ``name`` in the order received, or an empty list."""
+        return list(self._lookup().get(name.lower(), ()))
+
+    def fields(self) -> List[Tuple[str, str]]:
+        """Return the (name, value) pairs as received, repeats included."""
+        return list(self._fields)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Headers):
+            return self._lookup() == other._lookup()
+        if isinstance(other, Mapping):
+            return {k.lower(): v for k, v in self.items()} == {k.lower(): v for k, v in other.items()}
+        return NotImplemented
+
+    def __repr__(self) -> str:
+        return f"Headers({self._fields!r})"

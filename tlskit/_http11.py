@@ -1,0 +1,505 @@
+"""Sans-IO HTTP/1.1: request bytes out, response events in, no sockets.
+
+`build_request` turns a method, target and header fields into the bytes of a
+request, rejecting anything that could split it. `ResponseParser` takes the
+bytes a server sent, in pieces of any size, and yields events::
+
+    feed(bytes) / feed_eof()          next_event()
+           |                               |
+           v                               v
+    HEAD --(1xx: skipped)--> HEAD --> ResponseHead
+      |
+      +--> BODY_LENGTH  --------------> BodyData* --> EndOfResponse
+      +--> BODY_CHUNKED: SIZE -> DATA -> DATA_END ... -> TRAILERS --> EndOfResponse
+      +--> BODY_UNTIL_CLOSE -----------> BodyData* --> EndOfResponse (at EOF)
+      +--> (HEAD request, 204, 304) ---------------> EndOfResponse
+
+`next_event` returns `NEED_DATA` when it cannot go on without more bytes.
+Every error in the server's bytes raises a `ProtocolError` subclass; a body
+cut short raises `IncompleteBodyError`, never a short `EndOfResponse`.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Iterable, List, NamedTuple, Optional, Sequence, Tuple, Union
+
+from ._errors import (
+    IncompleteBodyError,
+    InvalidHeaderError,
+    LimitExceededError,
+    ProtocolError,
+    RemoteDisconnectedError,
+)
+from ._headers import Headers
+
+
+class Limits(NamedTuple):
+    """Limits on what a response may send before tlskit gives up.
+
+    The defaults follow common practice: http.client allows 100 header fields,
+    and most servers cap a request head at 8 to 64 KiB (nginx 8 KiB per line,
+    Node.js 16 KiB for the whole head).
+    """
+
+    max_line_bytes: int = 16 * 1024
+    max_header_count: int = 100
+    max_header_bytes: int = 64 * 1024
+
+
+DEFAULT_LIMITS = Limits()
+
+# A chunk size is hex; 16 digits cover a 64-bit length and more is an attack.
+MAX_CHUNK_SIZE_DIGITS = 16
+
+
+# Request side.
+
+_TOKEN = re.compile(rb"[-!#$%&'*+.^_`|~0-9A-Za-z]+")
+_TOKEN_STR = re.compile(r"[-!#$%&'*+.^_`|~0-9A-Za-z]+")
+# Field values may hold visible characters, spaces, tabs and obs-text (RFC 9110 5.5).
+_BAD_VALUE_STR = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+_BAD_VALUE = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
+
+
+def validate_header(name: str, value: str) -> None:
+    """Raise `InvalidHeaderError` unless ``name: value`` is a safe header field."""
+    if not isinstance(name, str) or not _TOKEN_STR.fullmatch(name):
+        raise InvalidHeaderError(
+            f"invalid header name {name!r}: a name is one or more token characters (letters, digits, "
+            "and !#$%&'*+-.^_`|~), with no spaces, colons or line breaks.",
+            field="headers",
+        )
+    if not isinstance(value, str):
+        raise InvalidHeaderError(
+            f"invalid value for header {name!r}: expected str, got {type(value).__name__}.", field="headers"
+        )
+    bad = _BAD_VALUE_STR.search(value)
+    if bad:
+        raise InvalidHeaderError(
+            f"invalid value for header {name!r}: control character {bad.group()!r} at position {bad.start()} "
+            "could split the request. Remove line breaks and control characters from the value.",
+            field="headers",
+        )
+
+
+def build_request(method: str, target: str, fields: Iterable[Tuple[str, str]], body: bytes = b"") -> bytes:
+    """Return the bytes of an HTTP/1.1 request.
+
+    ``fields`` must already be validated with `validate_header`; the method and
+    target come from tlskit's own URL parser.
+    """
+    lines = [f"{method} {target} HTTP/1.1"]
+    lines.extend(f"{name}: {value}" for name, value in fields)
+    lines.append("\r\n")
+    head = "\r\n".join(lines).encode("latin-1")
+    return head + body if body else head
+
+
+# Response side: events.
+
+
+class ResponseHead(NamedTuple):
+    """The status line and header fields of a final response."""
+
+    http_version: str
+    status: int
+    reason: str
+    headers: Headers
+
+
+class BodyData(NamedTuple):
+    """A piece of the response body, in order."""
+
+    data: bytes
+
+
+class EndOfResponse(NamedTuple):
+    """The body is complete.
+
+    Attributes:
+        trailers: trailer fields of a chunked body, else empty.
+        keep_alive: the connection may carry another request.
+    """
+
+    trailers: Headers
+    keep_alive: bool
+
+
+class _NeedData:
+    def __repr__(self) -> str:
+        return "NEED_DATA"
+
+
+NEED_DATA = _NeedData()
+
+Event = Union[ResponseHead, BodyData, EndOfResponse, _NeedData]
+
+# Parser states.
+HEAD = "HEAD"
+BODY_LENGTH = "BODY_LENGTH"
+BODY_UNTIL_CLOSE = "BODY_UNTIL_CLOSE"
+CHUNK_SIZE = "CHUNK_SIZE"
+CHUNK_DATA = "CHUNK_DATA"
+CHUNK_DATA_END = "CHUNK_DATA_END"
+TRAILERS = "TRAILERS"
+DONE = "DONE"
+
+_HEAD_END = re.compile(rb"\r?\n\r?\n")
+_LINE_END = re.compile(rb"\r?\n")
+_STATUS_LINE = re.compile(rb"HTTP/(1\.[0-9]) ([0-9]{3})(?: ([^\r\n]*))?")
+_CHUNK_SIZE = re.compile(rb"([0-9A-Fa-f]+)[ \t]*(?:;[^\r\n]*)?")
+
+
+class ResponseParser:
+    """Parse one response to a request sent with ``method``.
+
+    Create one parser per request. After `EndOfResponse`, ``keep_alive`` says
+    whether the connection can be reused, and `leftover` holds any bytes the
+    server sent past the response (a reused connection must have none).
+    """
+
+    def __init__(self, method: str = "GET", limits: Limits = DEFAULT_LIMITS) -> None:
+        self.method = method
+        self.limits = limits
+        self.state = HEAD
+        self.head: Optional[ResponseHead] = None
+        self.keep_alive = False
+        self.body_received = 0
+        self.expected_length: Optional[int] = None
+        self._buffer = bytearray()
+        self._eof = False
+        self._remaining = 0
+        self._trailer_lines: List[bytes] = []
+        self._trailer_bytes = 0
+
+    # Input.
+
+    def feed(self, data: bytes) -> None:
+        """Add bytes received from the server."""
+        if self._eof:
+            raise RuntimeError("feed() after feed_eof()")
+        self._buffer += data
+
+    def feed_eof(self) -> None:
+        """Record that the server closed the connection (cleanly, with close_notify)."""
+        self._eof = True
+
+    @property
+    def leftover(self) -> bytes:
+        """Bytes received beyond the end of the response."""
+        return bytes(self._buffer)
+
+    # Output.
+
+    def next_event(self) -> Event:
+        """Return the next event, or `NEED_DATA` if more bytes are needed.
+
+        Raises:
+            ProtocolError: the response breaks HTTP/1.1 syntax or framing.
+            LimitExceededError: the response exceeds one of `Limits`.
+            IncompleteBodyError: the connection closed before the body was complete.
+        """
+        state = self.state
+        if state == BODY_LENGTH:
+            return self._read_length_body()
+        if state == HEAD:
+            return self._read_head()
+        if state == BODY_UNTIL_CLOSE:
+            return self._read_until_close()
+        if state == DONE:
+            raise RuntimeError("next_event() after EndOfResponse")
+        return self._read_chunked()
+
+    # Head.
+
+    def _read_head(self) -> Event:
+        while True:
+            buffer = self._buffer
+            match = _HEAD_END.search(buffer)
+            if match is None:
+                self._check_incomplete_head()
+                return NEED_DATA
+            if match.end() > self.limits.max_header_bytes:
+                self._raise_head_too_large()
+            head = bytes(buffer[: match.start()])
+            del buffer[: match.end()]
+            response = self._parse_head(head)
+            if 100 <= response.status < 200:
+                # Interim responses (100 Continue, 103 Early Hints) precede the
+                # final one and carry no body (RFC 9110 15.2). 101 would switch
+                # protocols, which tlskit never asks for.
+                if response.status == 101:
+                    raise ProtocolError(
+                        "server switched protocols (101) although tlskit did not ask to upgrade"
+                    )
+                continue
+            return self._start_body(response)
+
+    def _check_incomplete_head(self) -> None:
+        buffer = self._buffer
+        if len(buffer) > self.limits.max_header_bytes:
+            self._raise_head_too_large()
+        last_line = len(buffer) - (buffer.rfind(b"\n") + 1)
+        if last_line > self.limits.max_line_bytes:
+            raise LimitExceededError(
+                f"response header line exceeds max_line_bytes ({self.limits.max_line_bytes} bytes)",
+                limit="max_line_bytes",
+                value=self.limits.max_line_bytes,
+            )
+        if self._eof:
+            if not buffer:
+                raise RemoteDisconnectedError("server closed the connection without sending a response")
+            raise ProtocolError(
+                f"server closed the connection in the middle of the response head ({len(buffer)} bytes)"
+            )
+
+    def _raise_head_too_large(self) -> None:
+        raise LimitExceededError(
+            f"response head exceeds max_header_bytes ({self.limits.max_header_bytes} bytes)",
+            limit="max_header_bytes",
+            value=self.limits.max_header_bytes,
+        )
+
+    def _parse_head(self, head: bytes) -> ResponseHead:
+        lines = _LINE_END.split(head)
+        status_line = lines[0]
+        if len(status_line) > self.limits.max_line_bytes:
+            raise LimitExceededError(
+                f"status line exceeds max_line_bytes ({self.limits.max_line_bytes} bytes)",
+                limit="max_line_bytes",
+                value=self.limits.max_line_bytes,
+            )
+        match = _STATUS_LINE.fullmatch(status_line)
+        if match is None:
+            raise ProtocolError(
+                f"invalid status line {status_line[:80]!r}: expected 'HTTP/1.1 <3-digit status> <reason>'"
+            )
+        version, status, reason = match.groups()
+        fields = parse_fields(lines[1:], self.limits)
+        return ResponseHead(
+            "HTTP/" + version.decode(), int(status), (reason or b"").decode("latin-1"), Headers(fields)
+        )
+
+    def _start_body(self, head: ResponseHead) -> Event:
+        self.head = head
+        headers = head.headers
+        connection_tokens = _tokens(headers.get_all("connection"))
+        if head.http_version == "HTTP/1.0":
+            self.keep_alive = "keep-alive" in connection_tokens
+        else:
+            self.keep_alive = "close" not in connection_tokens
+
+        # Message body length, RFC 9112 6.3, in its order of precedence.
+        status = head.status
+        if self.method == "HEAD" or status in (204, 304):
+            self.state = DONE
+            return head
+        transfer_encoding = headers.get_all("transfer-encoding")
+        content_length = headers.get_all("content-length")
+        if transfer_encoding:
+            self._start_transfer_coded(head, transfer_encoding, bool(content_length))
+        elif content_length:
+            self.expected_length = self._remaining = _parse_content_length(content_length)
+            self.state = BODY_LENGTH
+        else:
+            self.state = BODY_UNTIL_CLOSE
+            self.keep_alive = False
+        return head
+
+    def _start_transfer_coded(self, head: ResponseHead, values: Sequence[str], has_length: bool) -> None:
+        if head.http_version == "HTTP/1.0":
+            # HTTP/1.0 has no transfer codings; such framing is faulty (RFC 9112 6.1).
+            raise ProtocolError(
+                "HTTP/1.0 response carries Transfer-Encoding, so its framing cannot be trusted"
+            )
+        codings = _tokens(values)
+        if codings != ["chunked"]:
+            # Other transfer codings (gzip, compress) are obsolete on responses and
+            # unsupported; without chunked last, the framing would be close-delimited.
+            raise ProtocolError(
+                f"unsupported Transfer-Encoding {', '.join(codings)!r}: only 'chunked' is supported"
+            )
+        self.state = CHUNK_SIZE
+        if has_length:
+            # Transfer-Encoding overrides Content-Length; the pair may be a
+            # smuggling attempt, so the connection must not be reused.
+            self.keep_alive = False
+
+    # Bodies.
+
+    def _read_length_body(self) -> Event:
+        buffer = self._buffer
+        if self._remaining == 0:
+            return self._finish(Headers())
+        if not buffer:
+            if self._eof:
+                raise IncompleteBodyError(
+                    f"connection closed after {self.body_received} of {self.expected_length} body bytes",
+                    received=self.body_received,
+                    expected=self.expected_length,
+                )
+            return NEED_DATA
+        if len(buffer) <= self._remaining:
+            data = bytes(buffer)
+            buffer.clear()
+        else:
+            data = bytes(buffer[: self._remaining])
+            del buffer[: self._remaining]
+        self._remaining -= len(data)
+        self.body_received += len(data)
+        return BodyData(data)
+
+    def _read_until_close(self) -> Event:
+        buffer = self._buffer
+        if buffer:
+            data = bytes(buffer)
+            buffer.clear()
+            self.body_received += len(data)
+            return BodyData(data)
+        if self._eof:
+            return self._finish(Headers())
+        return NEED_DATA
+
+    def _read_chunked(self) -> Event:
+        while True:
+            state = self.state
+            if state == CHUNK_DATA:
+                return self._read_chunk_data()
+            line = self._take_line()
+            if line is None:
+                if self._eof:
+                    raise IncompleteBodyError(
+                        f"connection closed inside a chunked body after {self.body_received} bytes",
+                        received=self.body_received,
+                    )
+                return NEED_DATA
+            if state == CHUNK_SIZE:
+                self._remaining = _parse_chunk_size(line)
+                self.state = CHUNK_DATA if self._remaining else TRAILERS
+            elif state == CHUNK_DATA_END:
+                if line:
+                    raise ProtocolError(f"chunk data is longer than its size line said (extra {line[:20]!r})")
+                self.state = CHUNK_SIZE
+            elif line:
+                self._add_trailer_line(line)
+            else:
+                trailers = Headers(parse_fields(self._trailer_lines, self.limits))
+                return self._finish(trailers)
+
+    def _read_chunk_data(self) -> Event:
+        buffer = self._buffer
+        if not buffer:
+            if self._eof:
+                raise IncompleteBodyError(
+                    f"connection closed inside a chunk after {self.body_received} body bytes",
+                    received=self.body_received,
+                )
+            return NEED_DATA
+        size = min(len(buffer), self._remaining)
+        data = bytes(buffer[:size])
+        del buffer[:size]
+        self._remaining -= size
+        self.body_received += size
+        if not self._remaining:
+            self.state = CHUNK_DATA_END
+        return BodyData(data)
+
+    def _take_line(self) -> Optional[bytes]:
+        """Remove and return one line without its line ending, or None if incomplete."""
+        buffer = self._buffer
+        end = buffer.find(b"\n")
+        if end == -1:
+            if len(buffer) > self.limits.max_line_bytes:
+                raise LimitExceededError(
+                    f"chunk size or trailer line exceeds max_line_bytes ({self.limits.max_line_bytes} bytes)",
+                    limit="max_line_bytes",
+                    value=self.limits.max_line_bytes,
+                )
+            return None
+        line = bytes(buffer[:end])
+        del buffer[: end + 1]
+        if line.endswith(b"\r"):
+            line = line[:-1]
+        return line
+
+    def _add_trailer_line(self, line: bytes) -> None:
+        self._trailer_bytes += len(line) + 2
+        if self._trailer_bytes > self.limits.max_header_bytes:
+            raise LimitExceededError(
+                f"chunked trailers exceed max_header_bytes ({self.limits.max_header_bytes} bytes)",
+                limit="max_header_bytes",
+                value=self.limits.max_header_bytes,
+            )
+        self._trailer_lines.append(line)
+
+    def _finish(self, trailers: Headers) -> EndOfResponse:
+        self.state = DONE
+        return EndOfResponse(trailers, self.keep_alive)
+
+
+# Helpers shared by head and trailer parsing.
+
+
+def parse_fields(lines: Sequence[bytes], limits: Limits) -> List[Tuple[str, str]]:
+    """Parse header field lines into (name, value) pairs.
+
+    Raises:
+        ProtocolError: a line is folded, lacks a colon, or has an invalid name or value.
+        LimitExceededError: more than ``limits.max_header_count`` fields, or a line too long.
+    """
+    if len(lines) > limits.max_header_count:
+        raise LimitExceededError(
+            f"response has {len(lines)} header fields, more than max_header_count ({limits.max_header_count})",
+            limit="max_header_count",
+            value=limits.max_header_count,
+        )
+    fields = []
+    for line in lines:
+        if len(line) > limits.max_line_bytes:
+            raise LimitExceededError(
+                f"response header line exceeds max_line_bytes ({limits.max_line_bytes} bytes)",
+                limit="max_line_bytes",
+                value=limits.max_line_bytes,
+            )
+        if line[:1] in (b" ", b"\t"):
+            # Obsolete line folding (RFC 9112 5.2) is rejected: it hides fields from some parsers.
+            raise ProtocolError(f"obsolete line folding in response header {line[:80]!r}")
+        name, colon, value = line.partition(b":")
+        if not colon or not _TOKEN.fullmatch(name):
+            # This also rejects whitespace before the colon, which RFC 9112 5.1 forbids.
+            raise ProtocolError(f"invalid response header line {line[:80]!r}")
+        value = value.strip(b" \t")
+        if _BAD_VALUE.search(value):
+            raise ProtocolError(
+                f"control character in the value of response header {name.decode('latin-1')!r}"
+            )
+        fields.append((name.decode("latin-1"), value.decode("latin-1")))
+    return fields
+
+
+def _tokens(values: Iterable[str]) -> List[str]:
+    """Split comma-separated header values into lower-case tokens, dropping empty ones."""
+    return [token.strip().lower() for value in values for token in value.split(",") if token.strip()]
+
+
+def _parse_content_length(values: Sequence[str]) -> int:
+    # Identical repeats ("10, 10" or two fields) are allowed; differing ones
+    # are rejected because two parsers could pick different values (RFC 9112 6.3 rule 5).
+    lengths = {item.strip() for value in values for item in value.split(",")}
+    if len(lengths) != 1:
+        raise ProtocolError(f"conflicting Content-Length values {', '.join(values)!r}")
+    text = lengths.pop()
+    if not text.isdigit() or not text.isascii() or len(text) > 19:
+        raise ProtocolError(f"invalid Content-Length {text!r}: expected a non-negative decimal number")
+    return int(text)
+
+
+def _parse_chunk_size(line: bytes) -> int:
+    match = _CHUNK_SIZE.fullmatch(line)
+    if match is None:
+        raise ProtocolError(f"invalid chunk size line {line[:40]!r}")
+    digits = match.group(1)
+    if len(digits) > MAX_CHUNK_SIZE_DIGITS:
+        raise ProtocolError(f"chunk size {digits[:40]!r} has more than {MAX_CHUNK_SIZE_DIGITS} hex digits")
+    return int(digits, 16)
