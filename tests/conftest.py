@@ -9,6 +9,7 @@ from typing import Callable, Iterator
 
 import pytest
 import trustme
+
 from servers import HTTPResponder, TLSServer
 
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")

@@ -30,14 +30,14 @@ class TLSServer:
         self.handshake_errors: List[BaseException] = []
         self.handler_errors: List[BaseException] = []
         self._listener: Optional[socket.socket] = None
+        self._port = 0
         self._threads: List[threading.Thread] = []
         self._stopping = threading.Event()
         self._lock = threading.Lock()
 
     @property
     def port(self) -> int:
-        assert self._listener is not None
-        return int(self._listener.getsockname()[1])
+        return self._port
 
     @property
     def authority(self) -> str:
@@ -57,6 +57,7 @@ class TLSServer:
         listener.listen(64)
         listener.settimeout(0.05)
         self._listener = listener
+        self._port = int(listener.getsockname()[1])
         thread = threading.Thread(target=self._accept_loop, name=f"tls-server-{self.port}", daemon=True)
         thread.start()
         self._threads.append(thread)

@@ -12,7 +12,7 @@ bytes a server sent, in pieces of any size, and yields events::
       +--> BODY_LENGTH  --------------> BodyData* --> EndOfResponse
       +--> BODY_CHUNKED: SIZE -> DATA -> DATA_END ... -> TRAILERS --> EndOfResponse
       +--> BODY_UNTIL_CLOSE -----------> BodyData* --> EndOfResponse (at EOF)
-      +--> (HEAD request, 204, 304) ---------------> EndOfResponse
+      +--> NO_BODY (HEAD request, 204, 304) -------> EndOfResponse
 
 `next_event` returns `NEED_DATA` when it cannot go on without more bytes.
 Every error in the server's bytes raises a `ProtocolError` subclass; a body
@@ -137,6 +137,7 @@ Event = Union[ResponseHead, BodyData, EndOfResponse, _NeedData]
 
 # Parser states.
 HEAD = "HEAD"
+NO_BODY = "NO_BODY"
 BODY_LENGTH = "BODY_LENGTH"
 BODY_UNTIL_CLOSE = "BODY_UNTIL_CLOSE"
 CHUNK_SIZE = "CHUNK_SIZE"
@@ -207,6 +208,8 @@ class ResponseParser:
             return self._read_head()
         if state == BODY_UNTIL_CLOSE:
             return self._read_until_close()
+        if state == NO_BODY:
+            return self._finish(Headers())
         if state == DONE:
             raise RuntimeError("next_event() after EndOfResponse")
         return self._read_chunked()
@@ -293,7 +296,7 @@ class ResponseParser:
         # Message body length, RFC 9112 6.3, in its order of precedence.
         status = head.status
         if self.method == "HEAD" or status in (204, 304):
-            self.state = DONE
+            self.state = NO_BODY
             return head
         transfer_encoding = headers.get_all("transfer-encoding")
         content_length = headers.get_all("content-length")

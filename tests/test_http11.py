@@ -1,0 +1,276 @@
+"""Sans-IO HTTP/1.1: request bytes, and response parsing from byte-level tables."""
+
+from __future__ import annotations
+
+from typing import List, Optional, Tuple
+
+import pytest
+
+from tlskit import IncompleteBodyError, InvalidHeaderError, LimitExceededError, ProtocolError
+from tlskit._errors import RemoteDisconnectedError
+from tlskit._http11 import (
+    DEFAULT_LIMITS,
+    NEED_DATA,
+    BodyData,
+    EndOfResponse,
+    Limits,
+    ResponseHead,
+    ResponseParser,
+    build_request,
+    validate_header,
+)
+
+
+def parse(
+    data: bytes,
+    method: str = "GET",
+    eof: bool = True,
+    piece: Optional[int] = None,
+    limits: Limits = DEFAULT_LIMITS,
+) -> Tuple[ResponseHead, bytes, EndOfResponse]:
+    """Feed ``data`` (whole, or in pieces of ``piece`` bytes) and collect the events."""
+    parser = ResponseParser(method, limits)
+    pieces: List[bytes] = (
+        [data] if piece is None else [data[i : i + piece] for i in range(0, len(data), piece)]
+    )
+    head: Optional[ResponseHead] = None
+    body = bytearray()
+    for _ in range(len(data) * 4 + 10):
+        event = parser.next_event()
+        if event is NEED_DATA:
+            if pieces:
+                parser.feed(pieces.pop(0))
+            elif eof:
+                parser.feed_eof()
+            else:
+                raise AssertionError("parser needs data after the whole input")
+        elif isinstance(event, ResponseHead):
+            head = event
+        elif isinstance(event, BodyData):
+            body += event.data
+        else:
+            assert isinstance(event, EndOfResponse)
+            assert head is not None
+            return head, bytes(body), event
+    raise AssertionError("parser did not finish")
+
+
+def test_request_bytes() -> None:
+    data = build_request("GET", "/x?y=1", [("Host", "example.test:8443"), ("User-Agent", "t/1")])
+    assert data == b"GET /x?y=1 HTTP/1.1\r\nHost: example.test:8443\r\nUser-Agent: t/1\r\n\r\n"
+
+
+def test_request_with_body() -> None:
+    data = build_request("POST", "/", [("Content-Length", "2")], b"hi")
+    assert data.endswith(b"\r\n\r\nhi")
+
+
+@pytest.mark.parametrize(
+    "name, value",
+    [
+        ("X-Evil\r\nInjected", "1"),
+        ("Bad Name", "1"),
+        ("X", "a\r\nInjected: 1"),
+        ("X", "a\nb"),
+        ("X", "a\x00"),
+        ("", "v"),
+    ],
+)
+def test_validate_header_rejects(name: str, value: str) -> None:
+    with pytest.raises(InvalidHeaderError):
+        validate_header(name, value)
+
+
+def test_validate_header_accepts_tabs_and_obs_text() -> None:
+    validate_header("X-Note", "a\tb caf\xe9")
+
+
+# (response bytes, method, status, body, keep_alive)
+ACCEPTED = [
+    (b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", "GET", 200, b"hello", True),
+    (b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello", "GET", 200, b"hello", False),
+    (b"HTTP/1.0 200 OK\r\nContent-Length: 5\r\n\r\nhello", "GET", 200, b"hello", False),
+    (
+        b"HTTP/1.0 200 OK\r\nContent-Length: 5\r\nConnection: keep-alive\r\n\r\nhello",
+        "GET",
+        200,
+        b"hello",
+        True,
+    ),
+    (b"HTTP/1.1 200\r\nContent-Length: 0\r\n\r\n", "GET", 200, b"", True),
+    (b"HTTP/1.1 200 \r\nContent-Length: 0\r\n\r\n", "GET", 200, b"", True),
+    (b"HTTP/1.1 200 OK\nContent-Length: 2\n\nok", "GET", 200, b"ok", True),
+    (b"HTTP/1.1 200 OK\r\nContent-Length: 2, 2\r\nContent-Length: 2\r\n\r\nok", "GET", 200, b"ok", True),
+    (b"HTTP/1.1 200 OK\r\n\r\nuntil close", "GET", 200, b"until close", False),
+    (b"HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\n", "GET", 204, b"", True),
+    (b"HTTP/1.1 304 Not Modified\r\n\r\n", "GET", 304, b"", True),
+    (b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n", "HEAD", 200, b"", True),
+    (
+        b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nx",
+        "GET",
+        200,
+        b"x",
+        True,
+    ),
+    (
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\n\r\n",
+        "GET",
+        200,
+        b"hello world",
+        True,
+    ),
+    (
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: Chunked\r\n\r\nA \r\n0123456789\r\n0\r\nX-Sum: 1\r\n\r\n",
+        "GET",
+        200,
+        b"0123456789",
+        True,
+    ),
+    (
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 99\r\n\r\n2\r\nok\r\n0\r\n\r\n",
+        "GET",
+        200,
+        b"ok",
+        False,
+    ),
+]
+
+
+@pytest.mark.parametrize("data, method, status, body, keep_alive", ACCEPTED)
+@pytest.mark.parametrize("piece", [None, 1, 7])
+def test_parser_accepts(
+    data: bytes, method: str, status: int, body: bytes, keep_alive: bool, piece: Optional[int]
+) -> None:
+    head, received, end = parse(data, method, piece=piece)
+    assert head.status == status
+    assert received == body
+    assert end.keep_alive is keep_alive
+
+
+def test_parser_keeps_repeated_headers_and_trailers() -> None:
+    data = (
+        b"HTTP/1.1 200 OK\r\nSet-Cookie: a=1\r\nset-cookie: b=2\r\nX-List: 1\r\nX-List: 2\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n0\r\nX-Checksum: abc\r\n\r\n"
+    )
+    head, _, end = parse(data)
+    assert head.headers.get_all("Set-Cookie") == ["a=1", "b=2"]
+    assert head.headers["x-list"] == "1, 2"
+    assert end.trailers["x-checksum"] == "abc"
+
+
+def test_parser_reports_reason_and_version() -> None:
+    head, _, _ = parse(b"HTTP/1.0 404 Not Found\r\nContent-Length: 0\r\n\r\n")
+    assert head.http_version == "HTTP/1.0"
+    assert head.reason == "Not Found"
+
+
+def test_leftover_bytes_are_kept() -> None:
+    parser = ResponseParser()
+    parser.feed(b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nxEXTRA")
+    events = [parser.next_event() for _ in range(3)]
+    assert isinstance(events[-1], EndOfResponse)
+    assert parser.leftover == b"EXTRA"
+
+
+# (response bytes, error class, text in the message)
+REJECTED = [
+    (b"HTTP/2 200 OK\r\n\r\n", ProtocolError, "invalid status line"),
+    (b"ICY 200 OK\r\n\r\n", ProtocolError, "invalid status line"),
+    (b"HTTP/1.1 20 OK\r\n\r\n", ProtocolError, "invalid status line"),
+    (b"HTTP/1.1 200 OK\r\nX: a\r\n folded\r\n\r\n", ProtocolError, "obsolete line folding"),
+    (b"HTTP/1.1 200 OK\r\nNo colon here\r\n\r\n", ProtocolError, "invalid response header line"),
+    (b"HTTP/1.1 200 OK\r\nBad Name: 1\r\n\r\n", ProtocolError, "invalid response header line"),
+    (b"HTTP/1.1 200 OK\r\nX : 1\r\n\r\n", ProtocolError, "invalid response header line"),
+    (b"HTTP/1.1 200 OK\r\nX: a\x00b\r\n\r\n", ProtocolError, "control character"),
+    (b"HTTP/1.1 200 OK\r\nX: a\rb\r\n\r\n", ProtocolError, "control character"),
+    (b"HTTP/1.1 101 Switching Protocols\r\n\r\n", ProtocolError, "switched protocols"),
+    (
+        b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nx",
+        ProtocolError,
+        "conflicting Content-Length",
+    ),
+    (b"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", ProtocolError, "invalid Content-Length"),
+    (b"HTTP/1.1 200 OK\r\nContent-Length: 0x10\r\n\r\n", ProtocolError, "invalid Content-Length"),
+    (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n", ProtocolError, "unsupported Transfer-Encoding"),
+    (
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\n\r\n",
+        ProtocolError,
+        "unsupported Transfer-Encoding",
+    ),
+    (b"HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", ProtocolError, "HTTP/1.0"),
+    (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", ProtocolError, "invalid chunk size"),
+    (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n-1\r\n", ProtocolError, "invalid chunk size"),
+    (
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + b"1" * 17 + b"\r\n",
+        ProtocolError,
+        "hex digits",
+    ),
+    (
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nokX\r\n0\r\n\r\n",
+        ProtocolError,
+        "longer than",
+    ),
+]
+
+
+@pytest.mark.parametrize("data, error, text", REJECTED)
+def test_parser_rejects(data: bytes, error: type, text: str) -> None:
+    with pytest.raises(error) as caught:
+        parse(data)
+    assert type(caught.value) is error
+    assert text in str(caught.value)
+
+
+CUT = [
+    # (response bytes, received, expected)
+    (b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhello", 5, 10),
+    (b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n", 0, 10),
+    (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n", 5, None),
+    (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel", 3, None),
+    (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n", 5, None),
+]
+
+
+@pytest.mark.parametrize("data, received, expected", CUT)
+def test_cut_body_is_incomplete(data: bytes, received: int, expected: Optional[int]) -> None:
+    with pytest.raises(IncompleteBodyError) as caught:
+        parse(data)
+    assert caught.value.received == received
+    assert caught.value.expected == expected
+
+
+def test_eof_before_any_byte_is_remote_disconnect() -> None:
+    with pytest.raises(RemoteDisconnectedError):
+        parse(b"")
+
+
+def test_eof_inside_head_is_protocol_error() -> None:
+    with pytest.raises(ProtocolError, match="middle of the response head"):
+        parse(b"HTTP/1.1 200 OK\r\nContent-")
+
+
+@pytest.mark.parametrize(
+    "data, limit",
+    [
+        (b"HTTP/1.1 200 OK\r\n" + b"X: y\r\n" * 101 + b"\r\n", "max_header_count"),
+        (b"HTTP/1.1 200 OK\r\nX: " + b"y" * 5000 + b"\r\n\r\n", "max_line_bytes"),
+        (b"HTTP/1.1 200 OK\r\nX: " + b"y" * 5000, "max_line_bytes"),
+        (b"HTTP/1.1 200 OK\r\n" + (b"X: " + b"y" * 4000 + b"\r\n") * 4 + b"\r\n", "max_header_bytes"),
+        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + b"0" * 5000, "max_line_bytes"),
+    ],
+)
+def test_limits_raise(data: bytes, limit: str) -> None:
+    limits = Limits(max_line_bytes=4096, max_header_count=100, max_header_bytes=12 * 1024)
+    with pytest.raises(LimitExceededError) as caught:
+        parse(data, eof=False, limits=limits)
+    assert caught.value.limit == limit
+
+
+def test_endless_headers_stop_at_limit() -> None:
+    parser = ResponseParser()
+    parser.feed(b"HTTP/1.1 200 OK\r\n")
+    with pytest.raises(LimitExceededError) as caught:
+        for _ in range(100_000):
+            assert parser.next_event() is NEED_DATA
+            parser.feed(b"X-Drip: 0123456789\r\n")
+    assert caught.value.limit in ("max_header_bytes", "max_header_count")
