@@ -123,6 +123,8 @@ class TLSPolicy:
             returning either.
         pins: SPKI pins, ``"sha256/<base64>"``; a connection is accepted only when a
             certificate of the verified chain matches one of them.
+        trust_env: read environment variables that change where tlskit connects
+            and what it trusts (proxy variables, ``SSL_CERT_FILE``, ``SSL_CERT_DIR``).
     """
 
     minimum_version: VersionType = ssl.TLSVersion.TLSv1_2
@@ -138,6 +140,7 @@ class TLSPolicy:
     client_key: Optional[PathType] = None
     client_key_password: Optional[PasswordType] = field(default=None, repr=False)
     pins: Sequence[str] = ()
+    trust_env: bool = True
 
     def __post_init__(self) -> None:
         minimum = parse_version(self.minimum_version, "minimum_version")
