@@ -13,6 +13,7 @@ from ._errors import (
     CertificateRevokedError,
     ClientCertificateRequiredError,
     ConnectError,
+    DecodingError,
     HandshakeError,
     HostnameMismatchError,
     HTTPStatusError,
@@ -26,9 +27,12 @@ from ._errors import (
     PolicyError,
     ProtocolError,
     ProtocolVersionError,
+    ProxyError,
+    RedirectError,
     RemoteDisconnectedError,
     TimeoutExceededError,
     TLSKitError,
+    TooManyRedirectsError,
     UntrustedCertificateError,
     VerificationError,
     WeakCertificateError,
@@ -37,6 +41,9 @@ from ._headers import Headers
 from ._http11 import Limits
 from ._policy import CipherProfile, TLSPolicy
 from ._response import Response
+from ._retry import Retry
+from ._streaming import StreamingResponse
+from ._timeouts import Timeout
 from ._version import __version__
 
 __all__ = [
@@ -47,6 +54,7 @@ __all__ = [
     "Client",
     "ClientCertificateRequiredError",
     "ConnectError",
+    "DecodingError",
     "HTTPStatusError",
     "HandshakeError",
     "Headers",
@@ -62,12 +70,18 @@ __all__ = [
     "PolicyError",
     "ProtocolError",
     "ProtocolVersionError",
+    "ProxyError",
+    "RedirectError",
     "RemoteDisconnectedError",
     "Response",
+    "Retry",
+    "StreamingResponse",
     "TLSInfo",
     "TLSKitError",
     "TLSPolicy",
+    "Timeout",
     "TimeoutExceededError",
+    "TooManyRedirectsError",
     "UntrustedCertificateError",
     "VerificationError",
     "WeakCertificateError",
