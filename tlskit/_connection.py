@@ -193,6 +193,15 @@ def check_pins(sock: ssl.SSLSocket, pins: Tuple[str, ...], host: str, port: int)
     )
 
 
+def is_unclean_eof(exc: ssl.SSLError) -> bool:
+    """Return whether ``exc`` reports a TCP close without a TLS close_notify.
+
+    Python 3.10 and later raise SSLEOFError for it; 3.9 with OpenSSL 3 raises
+    a plain SSLError with the reason UNEXPECTED_EOF_WHILE_READING.
+    """
+    return isinstance(exc, ssl.SSLEOFError) or exc.reason == "UNEXPECTED_EOF_WHILE_READING"
+
+
 class Connection:
     """A TLS connection to one origin, carrying one request at a time."""
 
@@ -316,7 +325,9 @@ class Connection:
             data = self.sock.recv(RECEIVE_BYTES)
         except socket.timeout as exc:
             raise self._timeout("read", read_timeout) from exc
-        except ssl.SSLEOFError as exc:
+        except ssl.SSLError as exc:
+            if not is_unclean_eof(exc):
+                raise self._map_read_error(exc) from exc
             # The server closed TCP without a TLS close_notify. Framed bodies
             # detect the cut themselves; a close-delimited body cannot tell a
             # truncation from the end, so it is reported as incomplete.
@@ -329,17 +340,6 @@ class Connection:
                     port=self.port,
                 ) from exc
             data = b""
-        except ssl.SSLError as exc:
-            mapped = map_handshake_error(exc, self.host, self.port)
-            if self.requests == 1 and isinstance(mapped, HandshakeError) and mapped.reason:
-                # A TLS 1.3 server rejects a client certificate after the handshake,
-                # so its alert only arrives on the first read.
-                raise mapped from exc
-            raise ProtocolError(
-                f"TLS error while reading from {format_address(self.host, self.port)}: {exc}",
-                host=self.host,
-                port=self.port,
-            ) from exc
         except OSError as exc:
             log.debug("read from %s failed: %s", format_address(self.host, self.port), exc)
             data = b""
@@ -347,6 +347,18 @@ class Connection:
             parser.feed(data)
         else:
             parser.feed_eof()
+
+    def _map_read_error(self, exc: ssl.SSLError) -> Exception:
+        mapped = map_handshake_error(exc, self.host, self.port)
+        if self.requests == 1 and isinstance(mapped, HandshakeError) and mapped.reason:
+            # A TLS 1.3 server rejects a client certificate after the handshake,
+            # so its alert only arrives on the first read.
+            return mapped
+        return ProtocolError(
+            f"TLS error while reading from {format_address(self.host, self.port)}: {exc}",
+            host=self.host,
+            port=self.port,
+        )
 
     def _set_timeout(self, timeout: Optional[float], deadline: Optional[float], phase: str) -> None:
         if deadline is not None:

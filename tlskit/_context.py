@@ -56,6 +56,11 @@ def build_context(policy: TLSPolicy) -> ssl.SSLContext:
     # stream; renegotiation has a history of attacks and HTTP/1.1 never needs it.
     context.options |= ssl.OP_NO_COMPRESSION | ssl.OP_NO_RENEGOTIATION
 
+    # A TCP close without a TLS close_notify must stay an error, or a
+    # truncated close-delimited body would look complete. Python 3.9 sets
+    # OP_IGNORE_UNEXPECTED_EOF by default with OpenSSL 3; later versions do not.
+    context.options &= ~ssl.OP_IGNORE_UNEXPECTED_EOF
+
     # 3. Ciphers for TLS 1.2, with the security level that bounds key sizes.
     cipher_string = f"{policy.cipher_string}:@SECLEVEL={SECURITY_LEVEL}"
     try:
