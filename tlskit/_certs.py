@@ -74,7 +74,9 @@ class PeerCertificate:
         spki_pin: ``"sha256/<base64>"`` of ``spki``, the form `TLSPolicy.pins` takes.
         sha256_fingerprint: SHA-256 of ``der`` as colon-separated upper-case hex.
         dns_names: subjectAltName DNS names, in certificate order.
-        ip_addresses: subjectAltName IP addresses as text (IPv6 in compressed form).
+        ip_addresses: subjectAltName IP addresses as text, IPv6 in compressed form.
+            A network that an issuer put there as address and mask is shown as
+            ``"10.0.0.0/8"``.
         uris: subjectAltName URIs.
         emails: subjectAltName email addresses (rfc822Name).
         is_ca: basicConstraints has cA set; False without basicConstraints.

@@ -180,8 +180,8 @@ def verified_chain(sock: ssl.SSLSocket) -> List[bytes]:
 
     The leaf alone is also returned when verification is off. OpenSSL then
     reports the chain as the server sent it, and a server can put any CA's
-    certificate there, while the handshake proves only that the server holds
-    the leaf's key. A resumed TLS session has no verified chain on any
+    certificate there, while the handshake proves only that the server has
+    the leaf's private key. A resumed TLS session has no verified chain on any
     version, so it also gets the leaf alone.
     """
     leaf = sock.getpeercert(binary_form=True)
@@ -193,8 +193,8 @@ def verified_chain(sock: ssl.SSLSocket) -> List[bytes]:
     if sys.version_info >= (3, 13):
         chain = sock.get_verified_chain()
     elif sys.version_info >= (3, 10):
-        # The private _SSLSocket object has had get_verified_chain since 3.10;
-        # typeshed does not declare the attribute that holds it.
+        # The private _SSLSocket object has had get_verified_chain since 3.10,
+        # but typeshed does not declare SSLSocket._sslobj.
         certificates = sock._sslobj.get_verified_chain()  # type: ignore[attr-defined]
         chain = [cert.public_bytes(_ssl.ENCODING_DER) for cert in certificates or ()]
 

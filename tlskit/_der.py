@@ -75,6 +75,7 @@ def read_tlv(data: bytes, offset: int, end: int) -> TLV:
         raise DERError(f"read bounds {offset}..{end} lie outside the {len(data)}-byte input", offset)
     if offset + 2 > end:
         raise DERError(f"truncated element at offset {offset}", offset)
+    header = offset
     tag = data[offset]
     if tag & 0x1F == 0x1F:
         raise DERError(f"multi-byte tag at offset {offset} is not used in X.509", offset)
@@ -94,7 +95,7 @@ def read_tlv(data: bytes, offset: int, end: int) -> TLV:
         offset += count
     if offset + length > end:
         raise DERError(
-            f"element at offset {offset} claims {length} bytes but only {end - offset} remain", offset
+            f"element at offset {header} claims {length} bytes but only {end - offset} remain", header
         )
     return TLV(tag, offset, offset + length)
 

@@ -67,11 +67,13 @@ class InvalidHeaderError(PolicyError):
     """A request header name or value that could corrupt the request."""
 
 
-class CertificateParseError(TLSKitError, ValueError):
-    """A certificate, or the DER or PEM text holding it, is malformed or truncated.
+# Errors in certificates, whether a peer sent them or the caller passed them in.
 
-    The parser raises this error and no other for any malformed input, whether
-    the certificate came from a peer or from a file.
+
+class CertificateParseError(TLSKitError, ValueError):
+    """A certificate, or the DER or PEM text that contains it, is malformed or truncated.
+
+    The certificate reader raises this error and no other for malformed input.
     """
 
 

@@ -185,12 +185,30 @@ def _read_general_name(data: bytes, name: TLV) -> Optional[str]:
     if name.tag in (DNS_NAME, URI, RFC822_NAME):
         return decode_ia5(data, name.start, name.end)
     if name.tag == IP_ADDRESS:
-        # RFC 5280 4.2.1.6: four bytes for IPv4 and sixteen for IPv6, in network order.
-        raw = data[name.start : name.end]
-        if len(raw) not in (4, 16):
-            raise DERError(f"iPAddress at offset {name.start} is {len(raw)} bytes, not 4 or 16", name.start)
-        return str(ipaddress.ip_address(raw))
+        return _format_ip_address(data[name.start : name.end], name.start)
     return None
+
+
+def _format_ip_address(raw: bytes, offset: int) -> str:
+    """Format an iPAddress: an address, or an address and mask as ``"10.0.0.0/8"``.
+
+    RFC 5280 4.2.1.6 allows four bytes for IPv4 and sixteen for IPv6 in a
+    subjectAltName, and the address-and-mask form (8 or 32 bytes) only in name
+    constraints. Some issuers, trustme among them, still put networks in
+    subjectAltName, so that form is shown rather than rejected.
+    """
+    if len(raw) in (4, 16):
+        return str(ipaddress.ip_address(raw))
+    if len(raw) not in (8, 32):
+        raise DERError(f"iPAddress at offset {offset} is {len(raw)} bytes, not 4, 8, 16 or 32", offset)
+    half = len(raw) // 2
+    bits = 8 * half
+    mask = int.from_bytes(raw[half:], "big")
+    prefix = bin(mask).count("1")
+    if mask != ((1 << bits) - 1) ^ ((1 << (bits - prefix)) - 1):
+        raise DERError(f"iPAddress at offset {offset} has a mask whose one bits are not contiguous", offset)
+    network = ipaddress.ip_network((ipaddress.ip_address(raw[:half]), prefix), strict=False)
+    return str(network)
 
 
 def _read_basic_constraints(data: bytes, value: Optional[TLV]) -> Tuple[bool, Optional[int]]:
