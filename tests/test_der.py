@@ -413,6 +413,14 @@ def test_extensions_need_v3() -> None:
         parse(der.certificate(version=0, extensions=[der.extension("2.5.29.19", der.sequence())]))
 
 
+def test_data_after_extensions_rejected() -> None:
+    extensions = der.tlv(0xA3, der.sequence(der.extension("2.5.29.19", der.sequence())) + der.sequence())
+    with pytest.raises(
+        DERError, match="unexpected data after the last field of the \\[3\\] extensions field"
+    ):
+        parse(der.certificate(extra_tbs_fields=extensions))
+
+
 def test_duplicate_extension_rejected() -> None:
     basic_constraints = der.extension("2.5.29.19", der.sequence())
     with pytest.raises(DERError, match="extension basicConstraints appears twice"):

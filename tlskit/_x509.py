@@ -108,17 +108,19 @@ def parse_certificate(cert_der: bytes) -> ParsedCertificate:
     subject = format_name(data, fields.read(SEQUENCE))
     public_key = parse_public_key(data, fields.read(SEQUENCE))
 
-    # The unique identifiers (RFC 5280 4.1.2.8) are obsolete and skipped.
+    # RFC 5280 4.1.2.8 forbids CAs to issue unique identifiers, so they are skipped.
     fields.read_optional(ISSUER_UNIQUE_ID)
     fields.read_optional(SUBJECT_UNIQUE_ID)
     extensions_field = fields.read_optional(EXTENSIONS)
     fields.finish("TBSCertificate")
-    if extensions_field is not None and version != 3:
-        raise DERError(f"a version {version} certificate has extensions, which need version 3")
-    if extensions_field is None:
-        extensions = parse_extensions(data, None)
-    else:
-        extensions = parse_extensions(data, Reader.inside(data, extensions_field).read(SEQUENCE))
+    extensions_sequence = None
+    if extensions_field is not None:
+        if version != 3:
+            raise DERError(f"a version {version} certificate has extensions, which need version 3")
+        wrapper = Reader.inside(data, extensions_field)
+        extensions_sequence = wrapper.read(SEQUENCE)
+        wrapper.finish("the [3] extensions field")
+    extensions = parse_extensions(data, extensions_sequence)
     return ParsedCertificate(
         version=version,
         serial_number=serial_number,
