@@ -20,6 +20,8 @@ from typing import Dict, Iterator, List, NamedTuple, Optional, Tuple
 
 import pytest
 import trustme
+
+import tlskit
 from conftest import make_server_context
 from openssl_certs import (
     OPENSSL,
@@ -34,8 +36,6 @@ from openssl_certs import (
     split_rfc4514,
 )
 from servers import SOCKET_TIMEOUT_SECONDS, HTTPResponder, TLSServer
-
-import tlskit
 from tlskit import CertificateParseError, PeerCertificate, PinMismatchError, PolicyError
 from tlskit._certs import pem_to_der_list, sha256_fingerprint, spki_pin
 from tlskit._connection import verified_chain

@@ -11,13 +11,13 @@ import ssl
 import subprocess
 from typing import List, Optional, Tuple
 
-import der_builder as der
 import pytest
 import trustme
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from openssl_certs import OPENSSL, OPENSSL_TIMEOUT_SECONDS
 
+import der_builder as der
+from openssl_certs import OPENSSL, OPENSSL_TIMEOUT_SECONDS
 from tlskit import CertificateParseError, PeerCertificate
 from tlskit._certs import pem_to_der_list
 from tlskit._der import (
