@@ -55,10 +55,11 @@ def build_context(policy: TLSPolicy) -> ssl.SSLContext:
     # 2. Options. Compression enables CRIME-style attacks on secrets in the
     # stream; renegotiation has a history of attacks and HTTP/1.1 never needs it.
     context.options |= ssl.OP_NO_COMPRESSION | ssl.OP_NO_RENEGOTIATION
-    # A TCP close without TLS close_notify must stay an error, because it is the
-    # only sign that a close-delimited body was cut. Python 3.9 built with
-    # OpenSSL 3 sets OP_IGNORE_UNEXPECTED_EOF by default, which hides it.
-    context.options &= ~getattr(ssl, "OP_IGNORE_UNEXPECTED_EOF", 0)
+
+    # A TCP close without a TLS close_notify must stay an error, or a
+    # truncated close-delimited body would look complete. Python 3.9 sets
+    # OP_IGNORE_UNEXPECTED_EOF by default with OpenSSL 3; later versions do not.
+    context.options &= ~ssl.OP_IGNORE_UNEXPECTED_EOF
 
     # 3. Ciphers for TLS 1.2, with the security level that bounds key sizes.
     cipher_string = f"{policy.cipher_string}:@SECLEVEL={SECURITY_LEVEL}"
