@@ -19,6 +19,7 @@ A call runs these steps:
 from __future__ import annotations
 
 import enum
+import functools
 import logging
 import time
 from types import TracebackType
@@ -52,6 +53,12 @@ from ._timeouts import Deadline, TimeoutType
 from ._url import URL, parse_url
 
 log = logging.getLogger(__name__)
+
+# A client sends most requests to the same few URLs, and a URL is an
+# immutable value, so parsed URLs are kept. Invalid URLs raise and are not kept.
+_parse_url_cached = functools.lru_cache(maxsize=256)(
+    lambda url, allow_http: parse_url(url, allow_http=allow_http)
+)
 
 DEFAULT_TIMEOUT_SECONDS = 30.0
 DEFAULT_MAX_REDIRECTS = 10
@@ -120,6 +127,8 @@ class Client:
         self._fields = merge_fields(DEFAULT_FIELDS, header_fields(headers))
         self._options = make_options(
             self.policy,
+            pool_key=object(),
+            environment=None,
             timeout=timeout,
             limits=limits,
             max_body=max_body,
@@ -319,7 +328,7 @@ class Client:
             retries=retries,
         )
         deadline = Deadline(options.timeout)
-        parsed = parse_url(url, allow_http=options.allow_http)
+        parsed = _parse_url_cached(url, options.allow_http) if isinstance(url, str) else parse_url(url)
         content, content_type = encode_content(body, json, json is not UNSET)
         spec = prepare_spec(
             validate_method(method),
@@ -387,8 +396,11 @@ class Client:
             "retries": base.retry,
         }
         settings.update(given)
-        policy = make_policy(base.policy, fields) if fields else base.policy
-        return make_options(policy, **settings)
+        if not fields:
+            return make_options(base.policy, pool_key=base.pool_key, environment=base.environment, **settings)
+        policy = make_policy(base.policy, fields)
+        environment = base.environment if policy.trust_env == base.policy.trust_env else None
+        return make_options(policy, pool_key=policy, environment=environment, **settings)
 
     def _follow_redirects(
         self, spec: RequestSpec, url: URL, options: RequestOptions, deadline: Deadline
