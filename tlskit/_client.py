@@ -244,7 +244,7 @@ class Client:
         *,
         headers: HeadersType = None,
         body: ContentType = None,
-        json: Any = UNSET,
+        json: Any = None,
         auth: AuthType = None,
         url_credentials: bool = False,
         timeout: Union[TimeoutType, _Unset] = UNSET,
@@ -260,7 +260,7 @@ class Client:
         """Send a request with ``method`` and return the complete response.
 
         Takes the arguments of `get`, plus ``body`` (bytes) or ``json`` (any
-        value `json.dumps` accepts, sent as UTF-8 with Content-Type
+        value `json.dumps` accepts but None, sent as UTF-8 with Content-Type
         application/json), sent with Content-Length.
         """
         response = self.stream(
@@ -291,7 +291,7 @@ class Client:
         method: str = "GET",
         headers: HeadersType = None,
         body: ContentType = None,
-        json: Any = UNSET,
+        json: Any = None,
         auth: AuthType = None,
         url_credentials: bool = False,
         timeout: Union[TimeoutType, _Unset] = UNSET,
@@ -329,7 +329,7 @@ class Client:
         )
         deadline = Deadline(options.timeout)
         parsed = _parse_url_cached(url, options.allow_http) if isinstance(url, str) else parse_url(url)
-        content, content_type = encode_content(body, json, json is not UNSET)
+        content, content_type = encode_content(body, json, json is not None)
         spec = prepare_spec(
             validate_method(method),
             parsed,

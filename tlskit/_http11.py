@@ -97,6 +97,16 @@ def validate_header(name: str, value: str) -> None:
             "could split the request. Remove line breaks and control characters from the value.",
             field="headers",
         )
+    if not value.isascii():
+        try:
+            value.encode("latin-1")
+        except UnicodeEncodeError as exc:
+            raise InvalidHeaderError(
+                f"invalid value for header {name!r}: character {value[exc.start]!r} at position {exc.start} "
+                "is not Latin-1, so it cannot be sent in an HTTP/1.1 header. Percent-encode the value, or "
+                "use the RFC 8187 form (name*=UTF-8''...) where the field allows it.",
+                field="headers",
+            ) from None
 
 
 def validate_method(method: str) -> str:
