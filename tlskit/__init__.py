@@ -27,6 +27,7 @@ from ._errors import (
     ProtocolError,
     ProtocolVersionError,
     RemoteDisconnectedError,
+    RevocationCheckError,
     TimeoutExceededError,
     TLSKitError,
     UntrustedCertificateError,
@@ -35,9 +36,10 @@ from ._errors import (
 )
 from ._headers import Headers
 from ._http11 import Limits
-from ._policy import CipherProfile, TLSPolicy
+from ._policy import TLSPolicy
 from ._response import Response
 from ._version import __version__
+from ._versions import CipherProfile
 
 __all__ = [
     "CertificateExpiredError",
@@ -64,6 +66,7 @@ __all__ = [
     "ProtocolVersionError",
     "RemoteDisconnectedError",
     "Response",
+    "RevocationCheckError",
     "TLSInfo",
     "TLSKitError",
     "TLSPolicy",
