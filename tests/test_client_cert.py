@@ -11,9 +11,9 @@ from typing import Callable, Optional
 
 import pytest
 import trustme
-from pki import encrypt_key
 
 import tlskit
+from pki import encrypt_key
 from servers import TLSServer, read_request, response_bytes
 from tlskit import ClientCertificateRequiredError, HandshakeError, PolicyError, create_context
 from tlskit._client_cert import HAS_MEMFD, materialized

@@ -10,8 +10,8 @@ from typing import List
 
 import pytest
 import trustme
-from pki import make_crl, write_trustme_ca
 
+from pki import make_crl, write_trustme_ca
 from tlskit import TLSPolicy, create_context
 from tlskit._context import context_for
 from tlskit._versions import CIPHER_STRINGS, CipherProfile

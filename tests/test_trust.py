@@ -17,8 +17,8 @@ from typing import Callable
 
 import pytest
 import trustme
-from pki import openssl
 
+from pki import openssl
 from servers import TLSServer
 from tlskit import PolicyError, TLSPolicy, create_context
 from tlskit._trust import locate_system_store

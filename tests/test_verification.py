@@ -9,9 +9,9 @@ from typing import Callable, Tuple
 
 import pytest
 import trustme
-from pki import KeyPair, issue_leaf, make_crl, make_lax_ca, write_trustme_ca
 
 import tlskit
+from pki import KeyPair, issue_leaf, make_crl, make_lax_ca, write_trustme_ca
 from servers import HTTPResponder, TLSServer
 from tlskit import (
     CertificateRevokedError,

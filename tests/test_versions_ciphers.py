@@ -9,9 +9,9 @@ from typing import Callable, Optional
 
 import pytest
 import trustme
-from pki import KeyPair, issue_leaf, write_trustme_ca
 
 import tlskit
+from pki import KeyPair, issue_leaf, write_trustme_ca
 from servers import HTTPResponder, TLSServer
 from tlskit import NoSharedCipherError, ProtocolVersionError, TLSPolicy, WeakCertificateError
 

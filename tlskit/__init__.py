@@ -4,12 +4,14 @@ Standard library only. The public API is what ``__all__`` lists; every module
 whose name starts with an underscore is private and may change.
 """
 
+from ._certs import PeerCertificate
 from ._client import Client, get
 from ._connection import TLSInfo
 from ._context import create_context
 from ._errors import (
     CertificateExpiredError,
     CertificateNotYetValidError,
+    CertificateParseError,
     CertificateRevokedError,
     ClientCertificateRequiredError,
     ConnectError,
@@ -34,6 +36,7 @@ from ._errors import (
     VerificationError,
     WeakCertificateError,
 )
+from ._extensions import CertificateExtension
 from ._headers import Headers
 from ._http11 import Limits
 from ._policy import TLSPolicy
@@ -43,7 +46,9 @@ from ._versions import CipherProfile
 
 __all__ = [
     "CertificateExpiredError",
+    "CertificateExtension",
     "CertificateNotYetValidError",
+    "CertificateParseError",
     "CertificateRevokedError",
     "CipherProfile",
     "Client",
@@ -60,6 +65,7 @@ __all__ = [
     "LimitExceededError",
     "Limits",
     "NoSharedCipherError",
+    "PeerCertificate",
     "PinMismatchError",
     "PolicyError",
     "ProtocolError",

@@ -14,11 +14,13 @@ A socket that fails any phase is closed before the error leaves this module.
 
 from __future__ import annotations
 
+import _ssl
 import logging
 import socket
 import ssl
+import sys
 import time
-from typing import Callable, Dict, List, NamedTuple, Optional, Tuple
+from typing import Dict, List, NamedTuple, Optional, Tuple
 
 from ._certs import spki_pin
 from ._errors import (
@@ -69,16 +71,40 @@ class TLSInfo(NamedTuple):
 def verified_chain(sock: ssl.SSLSocket) -> List[bytes]:
     """Return the DER certificates of the verified chain, leaf first.
 
-    NOTE: only Python 3.13 exposes the verified chain; earlier versions give
-    the leaf alone, so pins must then name the leaf's key.
+    The chain is the one OpenSSL built while verifying the server, from the
+    leaf up to the trust anchor in the local store, so a pin may name the
+    leaf, an intermediate or the root CA. Where it comes from depends on the
+    Python version:
+
+    - 3.13 and later: the public ``SSLSocket.get_verified_chain()``.
+    - 3.10 to 3.12: the same call on the private ``SSLSocket._sslobj``, which
+      returns ``_ssl.Certificate`` objects that are converted to DER.
+    - 3.9: no verified chain is exposed, so the leaf alone is returned and
+      pins must name the leaf's key.
+
+    The leaf alone is also returned when verification is off. OpenSSL then
+    reports the chain as the server sent it, and a server can put any CA's
+    certificate there, while the handshake proves only that the server has
+    the leaf's private key. A resumed TLS session has no verified chain on any
+    version, so it also gets the leaf alone.
     """
-    get_chain: Optional[Callable[[], List[bytes]]] = getattr(sock, "get_verified_chain", None)
-    if get_chain is not None:
-        chain = get_chain()
-        if chain:
-            return [bytes(cert) for cert in chain]
     leaf = sock.getpeercert(binary_form=True)
-    return [leaf] if leaf else []
+    leaf_only = [leaf] if leaf else []
+    if sock.context.verify_mode == ssl.CERT_NONE:
+        return leaf_only
+
+    chain: List[bytes] = []
+    if sys.version_info >= (3, 13):
+        chain = sock.get_verified_chain()
+    elif sys.version_info >= (3, 10):
+        # The private _SSLSocket object has had get_verified_chain since 3.10,
+        # but typeshed does not declare SSLSocket._sslobj.
+        certificates = sock._sslobj.get_verified_chain()  # type: ignore[attr-defined]
+        chain = [cert.public_bytes(_ssl.ENCODING_DER) for cert in certificates or ()]
+
+    # NOTE: a resumed session reports no chain, so a pin that names a CA
+    # rather than the leaf fails on a resumed connection.
+    return chain or leaf_only
 
 
 def check_pins(sock: ssl.SSLSocket, pins: Tuple[str, ...], host: str, port: int) -> None:
@@ -95,6 +121,15 @@ def check_pins(sock: ssl.SSLSocket, pins: Tuple[str, ...], host: str, port: int)
         expected_pins=pins,
         actual_pins=actual,
     )
+
+
+def is_unclean_eof(exc: ssl.SSLError) -> bool:
+    """Return whether ``exc`` reports a TCP close without a TLS close_notify.
+
+    Python 3.10 and later raise SSLEOFError for it; 3.9 with OpenSSL 3 raises
+    a plain SSLError with the reason UNEXPECTED_EOF_WHILE_READING.
+    """
+    return isinstance(exc, ssl.SSLEOFError) or exc.reason == "UNEXPECTED_EOF_WHILE_READING"
 
 
 class Connection:
@@ -223,7 +258,9 @@ class Connection:
             data = self.sock.recv(RECEIVE_BYTES)
         except socket.timeout as exc:
             raise self._timeout("read", read_timeout) from exc
-        except ssl.SSLEOFError as exc:
+        except ssl.SSLError as exc:
+            if not is_unclean_eof(exc):
+                raise self._map_read_error(exc) from exc
             # The server closed TCP without a TLS close_notify. Framed bodies
             # detect the cut themselves; a close-delimited body cannot tell a
             # truncation from the end, so it is reported as incomplete.
@@ -236,17 +273,6 @@ class Connection:
                     port=self.port,
                 ) from exc
             data = b""
-        except ssl.SSLError as exc:
-            mapped = map_handshake_error(exc, self.host, self.port, policy=self.policy)
-            if self.requests == 1 and isinstance(mapped, HandshakeError) and mapped.reason:
-                # A TLS 1.3 server rejects a client certificate after the handshake,
-                # so its alert only arrives on the first read.
-                raise mapped from exc
-            raise ProtocolError(
-                f"TLS error while reading from {format_address(self.host, self.port)}: {exc}",
-                host=self.host,
-                port=self.port,
-            ) from exc
         except OSError as exc:
             log.debug("read from %s failed: %s", format_address(self.host, self.port), exc)
             data = b""
@@ -254,6 +280,18 @@ class Connection:
             parser.feed(data)
         else:
             parser.feed_eof()
+
+    def _map_read_error(self, exc: ssl.SSLError) -> Exception:
+        mapped = map_handshake_error(exc, self.host, self.port, policy=self.policy)
+        if self.requests == 1 and isinstance(mapped, HandshakeError) and mapped.reason:
+            # A TLS 1.3 server rejects a client certificate after the handshake,
+            # so its alert only arrives on the first read.
+            return mapped
+        return ProtocolError(
+            f"TLS error while reading from {format_address(self.host, self.port)}: {exc}",
+            host=self.host,
+            port=self.port,
+        )
 
     def _pending_alert(self) -> Optional[HandshakeError]:
         """Return the error for a TLS alert that arrived before the first request could be sent.

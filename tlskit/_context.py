@@ -112,6 +112,11 @@ def configure_protocol(context: ssl.SSLContext, policy: TLSPolicy) -> None:
     # stream; renegotiation has a history of attacks and HTTP/1.1 never needs it.
     context.options |= ssl.OP_NO_COMPRESSION | ssl.OP_NO_RENEGOTIATION
 
+    # A TCP close without a TLS close_notify must stay an error, or a
+    # truncated close-delimited body would look complete. Python 3.9 sets
+    # OP_IGNORE_UNEXPECTED_EOF by default with OpenSSL 3; later versions do not.
+    context.options &= ~ssl.OP_IGNORE_UNEXPECTED_EOF
+
     # 3. Ciphers for TLS 1.2 and below, with the security level that bounds
     # key sizes and signature hashes for every version. The policy has
     # checked that a custom string selects something.
