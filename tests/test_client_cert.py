@@ -223,14 +223,14 @@ def test_certificate_without_key(client_files: dict) -> None:
     with pytest.raises(PolicyError) as caught:
         create_context(client_cert=client_files["cert"])
     assert caught.value.field == "client_key"
-    assert "holds no PEM private key" in str(caught.value)
+    assert "contains no PEM private key" in str(caught.value)
 
 
 def test_key_given_as_certificate(client_files: dict) -> None:
     with pytest.raises(PolicyError) as caught:
         create_context(client_cert=client_files["key"])
     assert caught.value.field == "client_cert"
-    assert "holds no PEM certificate" in str(caught.value)
+    assert "contains no PEM certificate" in str(caught.value)
 
 
 def test_empty_in_memory_certificate() -> None:

@@ -150,7 +150,7 @@ def test_trust_env_false_ignores_broken_variable(clean_env: pytest.MonkeyPatch, 
         ("SSL_CERT_FILE", lambda tmp: str(tmp / "missing.pem"), "no such file"),
         ("SSL_CERT_FILE", lambda tmp: str(tmp), "is a directory"),
         ("SSL_CERT_DIR", lambda tmp: str(tmp / "missing"), "no such directory"),
-        ("SSL_CERT_DIR", lambda tmp: str(tmp), "holds no hashed certificate names"),
+        ("SSL_CERT_DIR", lambda tmp: str(tmp), "contains no hashed certificate names"),
     ],
 )
 def test_unusable_environment_variable(
@@ -170,7 +170,7 @@ def test_ssl_cert_file_without_certificates(clean_env: pytest.MonkeyPatch, tmp_p
     junk = tmp_path / "junk.pem"
     junk.write_text("not a bundle\n")
     clean_env.setenv("SSL_CERT_FILE", str(junk))
-    with pytest.raises(PolicyError, match="holds no PEM certificate"):
+    with pytest.raises(PolicyError, match="contains no PEM certificate"):
         create_context()
 
 
@@ -208,8 +208,8 @@ def files(tmp_path: Path, ca: trustme.CA) -> Callable[[str], str]:
         ("directory", "is a directory; use capath"),
         ("empty", "the file is empty"),
         ("blank", "the file is empty"),
-        ("junk", "it holds no PEM certificate. Pass a file with one or more"),
-        ("der", "it holds no PEM certificate. It looks like a DER certificate"),
+        ("junk", "it contains no PEM certificate. Pass a file with one or more"),
+        ("der", "it contains no PEM certificate. It looks like a DER certificate"),
         ("truncated", "OpenSSL could not read its certificates"),
     ],
 )
@@ -234,7 +234,7 @@ def test_unreadable_cafile(files: Callable[[str], str]) -> None:
     [
         ("missing", "no such directory"),
         ("certificate", "not a directory. Use cafile"),
-        ("directory", "it holds no hashed certificate names"),
+        ("directory", "it contains no hashed certificate names"),
     ],
 )
 def test_unusable_capath(files: Callable[[str], str], tmp_path: Path, kind: str, reason: str) -> None:
@@ -247,8 +247,8 @@ def test_unusable_capath(files: Callable[[str], str], tmp_path: Path, kind: str,
 
 @pytest.mark.parametrize(
     "cadata, reason",
-    [("", "it is empty"), (b"", "it is empty"), ("junk", "the PEM text (4 characters) holds no certificate"),
-     (b"\x30\x03\x02\x01\x00", "the DER data (5 bytes) holds no certificate")],
+    [("", "it is empty"), (b"", "it is empty"), ("junk", "the PEM text (4 characters) contains no certificate"),
+     (b"\x30\x03\x02\x01\x00", "the DER data (5 bytes) contains no certificate")],
 )  # fmt: skip
 def test_unusable_cadata(cadata: object, reason: str) -> None:
     with pytest.raises(PolicyError) as caught:
@@ -262,8 +262,8 @@ def test_unusable_cadata(cadata: object, reason: str) -> None:
     [
         ("missing", "no such file"),
         ("empty", "the file is empty"),
-        ("certificate", "it holds no PEM CRL"),
-        ("der", "it holds no PEM CRL. It looks like a DER CRL; convert it with 'openssl crl -inform DER"),
+        ("certificate", "it contains no PEM CRL"),
+        ("der", "it contains no PEM CRL. It looks like a DER CRL; convert it with 'openssl crl -inform DER"),
     ],
 )
 def test_unusable_crlfile(

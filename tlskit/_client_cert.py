@@ -3,7 +3,7 @@
 `load_client_certificate` checks each source before OpenSSL reads it, so a
 missing file, a file without a certificate or key, an encrypted key without
 a password, a wrong password and a key that does not belong to the
-certificate each raise a `PolicyError` that says which.
+certificate each raise a `PolicyError` that names the cause.
 
 OpenSSL reads certificates and keys only from files. Bytes given in memory
 (``client_cert_data``, ``client_key_data``) are handed over through an
@@ -62,14 +62,14 @@ def load_client_certificate(context: ssl.SSLContext, policy: TLSPolicy) -> None:
 
     if _CERTIFICATE_MARKER not in certificate.data:
         raise PolicyError(
-            f"invalid {certificate.label}: it holds no PEM certificate. Pass a file with a "
+            f"invalid {certificate.label}: it contains no PEM certificate. Pass a file with a "
             "'-----BEGIN CERTIFICATE-----' block.",
             field=certificate.field,
         )
     key_source = key or certificate
     if _PRIVATE_KEY_MARKER not in key_source.data:
         raise PolicyError(
-            f"invalid {key_source.label}: it holds no PEM private key. Set client_key to the key file, "
+            f"invalid {key_source.label}: it contains no PEM private key. Set client_key to the key file, "
             "or append the key to the certificate file.",
             field="client_key" if key is None else key.field,
         )

@@ -95,9 +95,10 @@ def build_context(policy: TLSPolicy) -> ssl.SSLContext:
 def configure_protocol(context: ssl.SSLContext, policy: TLSPolicy) -> None:
     """Apply the version range, options, ciphers and security level (steps 1 to 3)."""
     # 1. Versions. The policy has already rejected SSLv3, and TLS 1.0 and 1.1
-    # unless allow_legacy_versions is set. For those two, Python 3.10 and later
-    # raise a DeprecationWarning, which -W error would turn into a failure of
-    # the caller's explicit opt-in; build_context logs its own WARNING instead.
+    # unless allow_legacy_versions is set. Python 3.10 and later raise a
+    # DeprecationWarning for those two. Under -W error that warning would break
+    # the caller's explicit opt-in, so it is silenced and build_context logs
+    # its own WARNING instead.
     minimum = policy.effective_minimum_version
     maximum = policy.maximum_version
     assert maximum is None or isinstance(maximum, ssl.TLSVersion)

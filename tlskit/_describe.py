@@ -1,9 +1,9 @@
 """describe_policy(policy): the text behind `TLSPolicy.describe`.
 
-The summary is built from what the policy puts in effect, not from its field
-values alone: the cipher suites come from an SSLContext configured by the
-same code as real connections, and the system store's paths are located as
-a context build would locate them now. It reads no CA file, so it works on
+The summary shows what the policy puts in effect, not its field values
+alone. The cipher suites come from an SSLContext configured by the same
+code as real connections, and the system store's paths are located as a
+context build would locate them now. It reads no CA file, so it works on
 a policy whose files are missing, and it never shows passwords, keys or
 in-memory certificate bytes.
 """
@@ -21,7 +21,7 @@ from ._policy import TLSPolicy
 from ._trust import locate_system_store
 from ._versions import is_profile, version_label
 
-# What each OpenSSL 3.0 security level enforces (SSL_CTX_set_security_level(3)).
+# Restrictions of each OpenSSL 3.0 security level, from SSL_CTX_set_security_level(3).
 SECURITY_LEVELS: Mapping[int, str] = {
     0: "everything permitted",
     1: "80-bit strength: RSA and DH keys of 1024 bits or more, ECC of 160 or more, no SHA-1 or MD5 "

@@ -209,7 +209,7 @@ class CertificateRevokedError(VerificationError):
 class RevocationCheckError(VerificationError):
     """A certificate's revocation status could not be checked.
 
-    Raised when ``TLSPolicy.crlfile`` is set but holds no CRL from the
+    Raised when ``TLSPolicy.crlfile`` is set but contains no CRL from the
     certificate's issuer, or the CRL has expired, is not yet valid or is not
     signed by that issuer.
     """

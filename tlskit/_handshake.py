@@ -1,9 +1,10 @@
 """Handshake failures: which side of the policy failed, in tlskit's error classes.
 
-`map_handshake_error` turns an exception from the handshake (or from the
+`map_handshake_error` maps an exception from the handshake, or from the
 first read, where a TLS 1.3 server's alert about the client certificate
-arrives) into a `VerificationError` subclass chosen by OpenSSL's verify code,
-or a `HandshakeError` subclass chosen by OpenSSL's reason code.
+arrives. A failed certificate check becomes the `VerificationError` subclass
+that OpenSSL's verify code selects. Any other failure becomes the
+`HandshakeError` subclass that OpenSSL's reason code selects.
 
 Some alerts do not say enough on their own, so `explain_handshake_failure`
 adds two facts first:
@@ -106,7 +107,7 @@ _VERIFY_HINTS: Dict[Type[VerificationError], str] = {
 _FIX_CLIENT_CERT = "Check TLSPolicy.client_cert against what the server accepts."
 
 # OpenSSL reason codes for handshake failures, the error each means, and the
-# text of its message (which says what to do).
+# text of its message, which ends with what to do.
 _HANDSHAKE_REASONS: Dict[str, Tuple[Type[HandshakeError], str]] = {
     "UNSUPPORTED_PROTOCOL": (ProtocolVersionError, "client and server share no TLS version"),
     "TLSV1_ALERT_PROTOCOL_VERSION": (
@@ -187,7 +188,7 @@ _PROBED_REASONS = frozenset(
 
 
 class ServerChoice(NamedTuple):
-    """What the server chose in a probe handshake that offered everything."""
+    """Version and cipher that the server chose in a probe handshake offering everything."""
 
     version: Optional[str]
     cipher: Optional[str]

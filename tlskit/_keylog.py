@@ -29,7 +29,7 @@ KEYLOG_ENV = "SSLKEYLOGFILE"
 
 
 def keylog_path(policy: TLSPolicy) -> Optional[str]:
-    """Return the key log file that ``policy`` asks for, or None for no key log."""
+    """Return the key log file that ``policy`` requests, or None for no key log."""
     if policy.keylog_file is not None:
         return os.fspath(policy.keylog_file)
     if not policy.keylog_from_env:

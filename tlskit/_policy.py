@@ -118,7 +118,7 @@ def normalize_server_hostname(value: object) -> str:
 
 @dataclass(frozen=True)
 class TLSPolicy:
-    """How tlskit makes and verifies TLS connections.
+    """The settings tlskit uses to make and verify TLS connections.
 
     Build variants with `dataclasses.replace`, or pass fields as keyword
     arguments to `tlskit.get`, `tlskit.Client` and `tlskit.create_context`.

@@ -1,7 +1,7 @@
 """Trust anchors and CRLs: load the sources a policy names into an SSLContext.
 
 Sources are the system store, ``cafile``, ``capath``, ``cadata`` and
-``crlfile``, in any combination. Each is checked before OpenSSL sees it, so
+``crlfile``, in any combination. Each is checked before OpenSSL reads it, so
 a missing, unreadable, empty or non-certificate source raises `PolicyError`
 naming the path and the reason when the context is built, never at the first
 request.
@@ -67,7 +67,7 @@ def _env_source(variable: str, path: str) -> _Source:
 
 
 class SystemStore(NamedTuple):
-    """Where the system trust store is, and where each path came from.
+    """Paths of the system trust store, and the origin of each.
 
     Attributes:
         cafile: PEM bundle to load, or None when there is none.
@@ -121,7 +121,7 @@ def load_trust(context: ssl.SSLContext, policy: TLSPolicy) -> None:
     """Load the system store (when asked), every CA source and the CRLs of ``policy``.
 
     Raises:
-        PolicyError: a source is missing, unreadable, empty or holds no
+        PolicyError: a source is missing, unreadable, empty or contains no
             certificate (or, for ``crlfile``, no CRL).
     """
     if policy.system_ca:
@@ -194,7 +194,7 @@ def _load_cadata(context: ssl.SSLContext, cadata: Union[str, bytes]) -> None:
         context.load_verify_locations(cadata=cadata)
     except ssl.SSLError as exc:
         raise PolicyError(
-            f"invalid TLSPolicy.cadata: the {kind} ({len(cadata)} {unit}) holds no certificate "
+            f"invalid TLSPolicy.cadata: the {kind} ({len(cadata)} {unit}) contains no certificate "
             f"({exc.reason or exc}). Pass PEM text as str or DER certificates as bytes.",
             field="cadata",
         ) from exc
@@ -210,7 +210,7 @@ def _load_crlfile(context: ssl.SSLContext, path: str) -> None:
             )
         else:
             hint = "Pass a file with one or more '-----BEGIN X509 CRL-----' blocks"
-        raise source.error(f"it holds no PEM CRL. {hint}")
+        raise source.error(f"it contains no PEM CRL. {hint}")
     try:
         context.load_verify_locations(cafile=path)
     except ssl.SSLError as exc:
@@ -228,7 +228,7 @@ def _check_certificates(data: bytes, source: _Source) -> None:
         )
     else:
         hint = "Pass a file with one or more '-----BEGIN CERTIFICATE-----' blocks"
-    raise source.error(f"it holds no PEM certificate. {hint}")
+    raise source.error(f"it contains no PEM certificate. {hint}")
 
 
 def _read_file(path: str, source: _Source) -> bytes:
@@ -264,6 +264,6 @@ def _check_directory(path: str, source: _Source) -> None:
         raise source.error(exc.strerror or str(exc)) from exc
     if not any(_HASHED_CERTIFICATE_NAME.fullmatch(name) for name in names):
         raise source.error(
-            "it holds no hashed certificate names (such as 3513523f.0), so OpenSSL would find no CA "
+            "it contains no hashed certificate names (such as 3513523f.0), so OpenSSL would find no CA "
             f"in it. Run 'openssl rehash {path}'"
         )

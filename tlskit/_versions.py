@@ -1,8 +1,8 @@
 """TLS protocol versions and cipher profiles: the vocabulary a TLSPolicy is written in.
 
 This module turns what callers write (``"1.3"``, ``ssl.TLSVersion.TLSv1_2``,
-``"intermediate"``) into the values OpenSSL takes, and holds the reason for
-each profile. It makes no policy decisions beyond "SSLv3 never": whether TLS
+``"intermediate"``) into the values OpenSSL takes, and records the reason
+for each profile. It makes no policy decisions beyond "SSLv3 never": whether TLS
 1.0 and 1.1 are allowed is `TLSPolicy`'s call.
 """
 
@@ -36,8 +36,8 @@ _ECDHE_AEAD = (
     "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256"
 )
 
-# AEAD suites without ECDHE, for servers and appliances that predate it:
-# finite-field DHE keeps forward secrecy; static RSA key exchange does not,
+# AEAD suites without ECDHE, for servers and appliances that predate it.
+# Finite-field DHE keeps forward secrecy. Static RSA key exchange does not,
 # so a later theft of the server's key decrypts recorded sessions.
 _OTHER_AEAD = (
     "DHE-RSA-AES256-GCM-SHA384:DHE-RSA-CHACHA20-POLY1305:DHE-RSA-AES128-GCM-SHA256:"
@@ -78,7 +78,7 @@ def parse_version(value: VersionType, field_name: str) -> ssl.TLSVersion:
     """Turn an `ssl.TLSVersion` or a string such as ``"1.3"`` into a TLSVersion.
 
     ``MAXIMUM_SUPPORTED`` becomes TLS 1.3. SSLv3 and ``MINIMUM_SUPPORTED``
-    (which would let OpenSSL pick the floor) raise, whatever else the policy says.
+    (which would let OpenSSL pick the floor) raise, whatever else the policy sets.
 
     Raises:
         PolicyError: the value names no TLS version, or names SSLv3.
