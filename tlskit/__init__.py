@@ -15,6 +15,7 @@ from ._errors import (
     CertificateRevokedError,
     ClientCertificateRequiredError,
     ConnectError,
+    DecodingError,
     HandshakeError,
     HostnameMismatchError,
     HTTPStatusError,
@@ -28,10 +29,13 @@ from ._errors import (
     PolicyError,
     ProtocolError,
     ProtocolVersionError,
+    ProxyError,
+    RedirectError,
     RemoteDisconnectedError,
     RevocationCheckError,
     TimeoutExceededError,
     TLSKitError,
+    TooManyRedirectsError,
     UntrustedCertificateError,
     VerificationError,
     WeakCertificateError,
@@ -41,6 +45,9 @@ from ._headers import Headers
 from ._http11 import Limits
 from ._policy import TLSPolicy
 from ._response import Response
+from ._retry import Retry
+from ._streaming import StreamingResponse
+from ._timeouts import Timeout
 from ._version import __version__
 from ._versions import CipherProfile
 
@@ -54,6 +61,7 @@ __all__ = [
     "Client",
     "ClientCertificateRequiredError",
     "ConnectError",
+    "DecodingError",
     "HTTPStatusError",
     "HandshakeError",
     "Headers",
@@ -70,13 +78,19 @@ __all__ = [
     "PolicyError",
     "ProtocolError",
     "ProtocolVersionError",
+    "ProxyError",
+    "RedirectError",
     "RemoteDisconnectedError",
     "Response",
+    "Retry",
     "RevocationCheckError",
+    "StreamingResponse",
     "TLSInfo",
     "TLSKitError",
     "TLSPolicy",
+    "Timeout",
     "TimeoutExceededError",
+    "TooManyRedirectsError",
     "UntrustedCertificateError",
     "VerificationError",
     "WeakCertificateError",

@@ -397,12 +397,18 @@ def explain_handshake_failure(
     policy: TLSPolicy,
     host: str,
     port: int,
-    address: Tuple[str, int],
+    probe_address: Optional[Tuple[str, int]],
     server_hostname: Optional[str],
-    timeout: Optional[float],
+    probe_timeout: Optional[float],
 ) -> Exception:
-    """Map a failed handshake, probing the server first when that can name its side of a mismatch."""
-    choice = probe_server(address, server_hostname, timeout) if needs_probe(exc, chosen_cipher) else None
+    """Map a failed handshake, probing the server first when that can name its side of a mismatch.
+
+    No probe is made when ``probe_address`` or ``probe_timeout`` is None: the
+    connection went through a proxy tunnel, or the call's time has run out.
+    """
+    choice = None
+    if probe_address is not None and probe_timeout is not None and needs_probe(exc, chosen_cipher):
+        choice = probe_server(probe_address, server_hostname, probe_timeout)
     return map_handshake_error(
         exc,
         host,
