@@ -32,6 +32,7 @@ from ._errors import (
     ProxyError,
     RedirectError,
     RemoteDisconnectedError,
+    RevocationCheckError,
     TimeoutExceededError,
     TLSKitError,
     TooManyRedirectsError,
@@ -42,12 +43,13 @@ from ._errors import (
 from ._extensions import CertificateExtension
 from ._headers import Headers
 from ._http11 import Limits
-from ._policy import CipherProfile, TLSPolicy
+from ._policy import TLSPolicy
 from ._response import Response
 from ._retry import Retry
 from ._streaming import StreamingResponse
 from ._timeouts import Timeout
 from ._version import __version__
+from ._versions import CipherProfile
 
 __all__ = [
     "CertificateExpiredError",
@@ -81,6 +83,7 @@ __all__ = [
     "RemoteDisconnectedError",
     "Response",
     "Retry",
+    "RevocationCheckError",
     "StreamingResponse",
     "TLSInfo",
     "TLSKitError",
