@@ -35,12 +35,17 @@ from ._errors import (
 )
 from ._headers import Headers
 from ._http11 import Limits
+from ._peer_cache import PeerCache
+from ._peer_record import CertificateSummary, PeerRecord
+from ._peer_store import PeerCacheError
 from ._policy import CipherProfile, TLSPolicy
 from ._response import Response
+from ._session_cache import SessionCache
 from ._version import __version__
 
 __all__ = [
     "CertificateExpiredError",
+    "CertificateSummary",
     "CertificateNotYetValidError",
     "CertificateRevokedError",
     "CipherProfile",
@@ -58,12 +63,16 @@ __all__ = [
     "LimitExceededError",
     "Limits",
     "NoSharedCipherError",
+    "PeerCache",
+    "PeerCacheError",
+    "PeerRecord",
     "PinMismatchError",
     "PolicyError",
     "ProtocolError",
     "ProtocolVersionError",
     "RemoteDisconnectedError",
     "Response",
+    "SessionCache",
     "TLSInfo",
     "TLSKitError",
     "TLSPolicy",

@@ -24,9 +24,12 @@ from ._connection import Connection, open_connection
 from ._context import context_for
 from ._errors import InvalidHeaderError, RemoteDisconnectedError
 from ._http11 import DEFAULT_LIMITS, Limits, build_request, validate_header
+from ._peer_cache import KeyChangeHandler, PeerCache
+from ._pinning import PeerOptions
 from ._policy import TLSPolicy, make_policy
 from ._pool import ConnectionPool
 from ._response import Response
+from ._session_cache import SessionCache
 from ._url import URL, parse_url
 from ._version import __version__
 
@@ -55,7 +58,21 @@ class Client:
             byte, or None for no limit.
         limits: limits on response heads.
         max_body: largest response body accepted, in bytes, or None.
-        **fields: TLSPolicy fields that override those of ``policy``.
+        session_cache: where TLS sessions are kept for resumption: True for
+            the process-wide cache, False to resume nothing, or a `SessionCache`.
+        peer_cache: where verified peers are recorded: True for the
+            process-wide in-memory cache, False for none, or a `PeerCache`.
+        trust_on_first_use: pin the leaf key that each host presents on its
+            first verified connection, and raise `PinMismatchError` when a
+            later connection presents another key. The pins live in
+            ``peer_cache``; pass a file-backed `PeerCache` to keep them.
+        accept_key_change: with trust on first use, called with the
+            `PinMismatchError` that a changed key raises; returning True
+            makes the new key the host's pin instead.
+        **fields: TLSPolicy fields that override those of ``policy``. A
+            mapping given as ``pins`` sets per-host pins instead, keyed by
+            ``"host:port"`` or ``"host"`` (any port): each request to that
+            host must match them as well as the policy's pins.
 
     Raises:
         PolicyError: the policy is invalid or a CA or certificate file cannot be loaded.
@@ -69,9 +86,18 @@ class Client:
         timeout: Optional[float] = DEFAULT_TIMEOUT_SECONDS,
         limits: Limits = DEFAULT_LIMITS,
         max_body: Optional[int] = None,
+        session_cache: Union[SessionCache, bool] = True,
+        peer_cache: Union[PeerCache, bool] = True,
+        trust_on_first_use: bool = False,
+        accept_key_change: Optional[KeyChangeHandler] = None,
         **fields: Any,
     ) -> None:
+        host_pins = fields.pop("pins") if isinstance(fields.get("pins"), Mapping) else {}
         self.policy = make_policy(policy, fields)
+        self._peers = PeerOptions.for_client(
+            host_pins, session_cache, peer_cache, trust_on_first_use, accept_key_change
+        )
+        self._peers.check_policy(self.policy)
         # Built now so that a bad CA file fails here, not at the first request.
         context_for(self.policy)
         self.headers: List[Tuple[str, str]] = _header_fields(headers)
@@ -149,8 +175,9 @@ class Client:
             method, parsed.target, self._request_fields(parsed, headers, body), body
         )
 
-        # 3-5. Connection, exchange, reuse.
-        key = (parsed.origin, policy)
+        # 3-5. Connection, exchange, reuse. A pooled connection passed the
+        # policy's checks and the client's pin rules of its key, no others.
+        key = (parsed.origin, policy, self._peers.rules_for(parsed, policy))
         connection = self._pool.acquire(key)
         reused = connection is not None
         if connection is None:
@@ -188,6 +215,7 @@ class Client:
             connection.close()
             raise
 
+        connection.save_session()
         tls = connection.tls
         if reusable:
             self._pool.release(key, connection)
@@ -198,7 +226,9 @@ class Client:
     def _connect(
         self, url: URL, policy: TLSPolicy, timeout: Optional[float], deadline: Optional[float]
     ) -> Connection:
-        return open_connection(url, policy, context_for(policy), connect_timeout=timeout, deadline=deadline)
+        return open_connection(
+            url, policy, context_for(policy), connect_timeout=timeout, deadline=deadline, peers=self._peers
+        )
 
     def _request_fields(self, url: URL, headers: HeadersType, body: bytes) -> List[Tuple[str, str]]:
         """Merge default, client and request header fields; later ones replace earlier ones by name."""

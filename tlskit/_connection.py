@@ -4,10 +4,11 @@
 
 1. TCP connect (`ConnectError`, or the timeout error with phase "connect"),
    with TCP_NODELAY so small requests are not held back by Nagle's algorithm.
-2. TLS handshake with SNI for names (`HandshakeError` and its subclasses,
-   `VerificationError` subclasses chosen by OpenSSL's verify code).
-3. Pin check against the certificates of the verified chain, before any HTTP
-   byte is written (`PinMismatchError`).
+2. TLS handshake with SNI for names, offering a cached session of the same
+   settings (`HandshakeError` and its subclasses, `VerificationError`
+   subclasses chosen by OpenSSL's verify code).
+3. Pins, trust on first use and the peer cache, on the verified chain and
+   before any HTTP byte is written (`PinMismatchError`); see `_pinning`.
 
 A socket that fails any phase is closed before the error leaves this module.
 """
@@ -20,7 +21,6 @@ import ssl
 import time
 from typing import Callable, Dict, List, NamedTuple, Optional, Tuple, Type
 
-from ._certs import spki_pin
 from ._errors import (
     CertificateExpiredError,
     CertificateNotYetValidError,
@@ -33,7 +33,6 @@ from ._errors import (
     InvalidChainError,
     LimitExceededError,
     NoSharedCipherError,
-    PinMismatchError,
     ProtocolError,
     ProtocolVersionError,
     RemoteDisconnectedError,
@@ -44,7 +43,9 @@ from ._errors import (
     format_address,
 )
 from ._http11 import NEED_DATA, BodyData, EndOfResponse, Limits, ResponseHead, ResponseParser
+from ._pinning import PeerOptions, resumed_chain
 from ._policy import TLSPolicy
+from ._session_cache import SessionSaver
 from ._url import URL
 
 log = logging.getLogger(__name__)
@@ -177,22 +178,6 @@ def verified_chain(sock: ssl.SSLSocket) -> List[bytes]:
     return [leaf] if leaf else []
 
 
-def check_pins(sock: ssl.SSLSocket, pins: Tuple[str, ...], host: str, port: int) -> None:
-    """Raise `PinMismatchError` unless a certificate of the verified chain matches a pin."""
-    actual = [spki_pin(cert) for cert in verified_chain(sock)]
-    if any(pin in pins for pin in actual):
-        return
-    raise PinMismatchError(
-        f"certificate pin mismatch for {format_address(host, port)}: the server's chain has "
-        f"{', '.join(actual) or 'no certificate'}, but the policy allows only {', '.join(pins)}. "
-        "If the server's key was rotated on purpose, add its new pin to TLSPolicy.pins.",
-        host=host,
-        port=port,
-        expected_pins=pins,
-        actual_pins=actual,
-    )
-
-
 def is_unclean_eof(exc: ssl.SSLError) -> bool:
     """Return whether ``exc`` reports a TCP close without a TLS close_notify.
 
@@ -214,6 +199,7 @@ class Connection:
         self.created = time.monotonic()
         self.last_used = self.created
         self.requests = 0
+        self.session_saver: Optional[SessionSaver] = None
         self._tls: Optional[TLSInfo] = None
 
     @property
@@ -231,6 +217,15 @@ class Connection:
                 session_reused=bool(sock.session_reused),
             )
         return self._tls
+
+    def save_session(self) -> None:
+        """Store the TLS session, once, after the first response head was read.
+
+        TLS 1.3 tickets arrive after the handshake, ahead of the first response.
+        """
+        saver, self.session_saver = self.session_saver, None
+        if saver is not None:
+            saver.after_first_response(self.sock)
 
     def close(self) -> None:
         """Close the socket without waiting for the server."""
@@ -395,13 +390,26 @@ def open_connection(
     *,
     connect_timeout: Optional[float],
     deadline: Optional[float],
-    session: Optional[ssl.SSLSession] = None,
+    peers: Optional[PeerOptions] = None,
 ) -> Connection:
-    """Connect to ``url``'s origin, complete the TLS handshake and check pins.
+    """Connect to ``url``'s origin, complete the TLS handshake and check the peer.
+
+    Args:
+        url: the request URL.
+        policy: the TLS policy, whose pins are checked.
+        context: the context built for ``policy``.
+        connect_timeout: seconds for TCP connect and for the handshake.
+        deadline: the request's `time.monotonic` deadline, or None.
+        peers: per-host pins, caches and trust on first use; None checks the
+            policy's pins only and resumes nothing.
 
     Raises:
-        ConnectError, TimeoutExceededError, HandshakeError, VerificationError.
+        ConnectError, TimeoutExceededError, HandshakeError, VerificationError,
+        PeerCacheError.
     """
+    if peers is None:
+        peers = _NO_PEER_OPTIONS
+    session_key = peers.session_key(url, policy)
     host, port = url.host, url.port
     address = format_address(host, port)
     timeout = _bounded(connect_timeout, deadline)
@@ -433,13 +441,14 @@ def open_connection(
 
     # 2. TLS handshake. The socket is wrapped first and the handshake run
     # separately, so its timeout and errors are reported as their own phase.
+    offered = peers.find_session(session_key, context)
     try:
         sock = context.wrap_socket(
             raw,
             server_hostname=url.server_hostname,
             do_handshake_on_connect=False,
             suppress_ragged_eofs=False,
-            session=session,
+            session=None if offered is None else offered.session,
         )
     except BaseException:
         raw.close()
@@ -449,6 +458,7 @@ def open_connection(
         sock.do_handshake()
     except (OSError, ssl.SSLError) as exc:
         sock.close()
+        peers.discard_session(session_key)
         raise map_handshake_error(exc, host, port) from exc
     log.debug(
         "TLS with %s: %s %s, resumed=%s",
@@ -458,15 +468,21 @@ def open_connection(
         sock.session_reused,
     )
 
-    # 3. Pins, before any request byte.
-    pins = policy.pins
-    if pins:
-        try:
-            check_pins(sock, tuple(pins), host, port)
-        except PinMismatchError:
-            sock.close()
-            raise
-    return Connection(sock, url, policy)
+    # 3. The peer, before any request byte: pins, trust on first use and
+    # the peer cache, then the session is stored for resumption.
+    try:
+        chain = resumed_chain(sock, offered) or verified_chain(sock)
+        saver = peers.confirm(sock, session_key, chain)
+    except BaseException:
+        sock.close()
+        peers.discard_session(session_key)
+        raise
+    connection = Connection(sock, url, policy)
+    connection.session_saver = None if saver is None or saver.is_done else saver
+    return connection
+
+
+_NO_PEER_OPTIONS = PeerOptions()
 
 
 def _bounded(timeout: Optional[float], deadline: Optional[float]) -> Optional[float]:
