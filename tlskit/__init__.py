@@ -4,12 +4,14 @@ Standard library only. The public API is what ``__all__`` lists; every module
 whose name starts with an underscore is private and may change.
 """
 
+from ._certs import PeerCertificate
 from ._client import Client, get
 from ._connection import TLSInfo
 from ._context import create_context
 from ._errors import (
     CertificateExpiredError,
     CertificateNotYetValidError,
+    CertificateParseError,
     CertificateRevokedError,
     ClientCertificateRequiredError,
     ConnectError,
@@ -33,6 +35,7 @@ from ._errors import (
     VerificationError,
     WeakCertificateError,
 )
+from ._extensions import CertificateExtension
 from ._headers import Headers
 from ._http11 import Limits
 from ._peer_cache import PeerCache
@@ -45,9 +48,11 @@ from ._version import __version__
 
 __all__ = [
     "CertificateExpiredError",
-    "CertificateSummary",
+    "CertificateExtension",
     "CertificateNotYetValidError",
+    "CertificateParseError",
     "CertificateRevokedError",
+    "CertificateSummary",
     "CipherProfile",
     "Client",
     "ClientCertificateRequiredError",
@@ -65,6 +70,7 @@ __all__ = [
     "NoSharedCipherError",
     "PeerCache",
     "PeerCacheError",
+    "PeerCertificate",
     "PeerRecord",
     "PinMismatchError",
     "PolicyError",

@@ -15,11 +15,13 @@ A socket that fails any phase is closed before the error leaves this module.
 
 from __future__ import annotations
 
+import _ssl
 import logging
 import socket
 import ssl
+import sys
 import time
-from typing import Callable, Dict, List, NamedTuple, Optional, Tuple, Type
+from typing import Dict, List, NamedTuple, Optional, Tuple, Type
 
 from ._errors import (
     CertificateExpiredError,
@@ -166,16 +168,39 @@ def map_handshake_error(exc: Exception, host: str, port: int) -> Exception:
 def verified_chain(sock: ssl.SSLSocket) -> List[bytes]:
     """Return the DER certificates of the verified chain, leaf first.
 
-    NOTE: only Python 3.13 exposes the verified chain; earlier versions give
-    the leaf alone, so pins must then name the leaf's key.
+    The chain is the one OpenSSL built while verifying the server, from the
+    leaf up to the trust anchor in the local store, so a pin may name the
+    leaf, an intermediate or the root CA. Where it comes from depends on the
+    Python version:
+
+    - 3.13 and later: the public ``SSLSocket.get_verified_chain()``.
+    - 3.10 to 3.12: the same call on the private ``SSLSocket._sslobj``, which
+      returns ``_ssl.Certificate`` objects that are converted to DER.
+    - 3.9: no verified chain is exposed, so the leaf alone is returned and
+      pins must name the leaf's key.
+
+    The leaf alone is also returned when verification is off. OpenSSL then
+    reports the chain as the server sent it, and a server can put any CA's
+    certificate there, while the handshake proves only that the server has
+    the leaf's private key. A resumed TLS session has no verified chain on any
+    version, so it also gets the leaf alone; `open_connection` uses the chain
+    stored with the session instead.
     """
-    get_chain: Optional[Callable[[], List[bytes]]] = getattr(sock, "get_verified_chain", None)
-    if get_chain is not None:
-        chain = get_chain()
-        if chain:
-            return [bytes(cert) for cert in chain]
     leaf = sock.getpeercert(binary_form=True)
-    return [leaf] if leaf else []
+    leaf_only = [leaf] if leaf else []
+    if sock.context.verify_mode == ssl.CERT_NONE:
+        return leaf_only
+
+    chain: List[bytes] = []
+    if sys.version_info >= (3, 13):
+        chain = sock.get_verified_chain()
+    elif sys.version_info >= (3, 10):
+        # The private _SSLSocket object has had get_verified_chain since 3.10,
+        # but typeshed does not declare SSLSocket._sslobj.
+        certificates = sock._sslobj.get_verified_chain()  # type: ignore[attr-defined]
+        chain = [cert.public_bytes(_ssl.ENCODING_DER) for cert in certificates or ()]
+
+    return chain or leaf_only
 
 
 def is_unclean_eof(exc: ssl.SSLError) -> bool:

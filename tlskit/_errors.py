@@ -1,12 +1,14 @@
 """Exception hierarchy shared by every tlskit module.
 
-Every error tlskit raises derives from `TLSKitError`. The tree splits in two:
+Every error tlskit raises derives from `TLSKitError`. It has three branches:
 
 - `PolicyError` (also a `ValueError`): the caller's configuration or input is
   wrong, such as a bad URL, a bad header or a missing CA file. Nothing was sent.
-- Everything else describes the network or the peer: `ConnectError`,
+- Errors from the network or the peer: `ConnectError`,
   `TimeoutExceededError`, `HandshakeError`, `VerificationError` and
   `ProtocolError`, each with subclasses for the precise cause.
+- `CertificateParseError` (also a `ValueError`): a certificate is malformed,
+  whether a peer sent it or the caller passed it in.
 
 Errors keep `host` and `port` as attributes, and the low-level cause is chained
 with ``raise ... from exc`` where the error is mapped.
@@ -63,6 +65,16 @@ class InvalidURLError(PolicyError):
 
 class InvalidHeaderError(PolicyError):
     """A request header name or value that could corrupt the request."""
+
+
+# Errors in certificates, whether a peer sent them or the caller passed them in.
+
+
+class CertificateParseError(TLSKitError, ValueError):
+    """A certificate, or the DER or PEM text that contains it, is malformed or truncated.
+
+    The certificate reader raises this error and no other for malformed input.
+    """
 
 
 # Errors from the network and the peer.

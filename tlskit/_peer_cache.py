@@ -42,7 +42,7 @@ from ._peer_record import (
     chain_fingerprints,
     summarize_chain,
 )
-from ._peer_store import MemoryStore, PeerCacheError, SqliteStore
+from ._peer_store import MemoryStore, SqliteStore
 
 log = logging.getLogger(__name__)
 
