@@ -15,6 +15,7 @@ from ._errors import (
     CertificateRevokedError,
     ClientCertificateRequiredError,
     ConnectError,
+    DecodingError,
     HandshakeError,
     HostnameMismatchError,
     HTTPStatusError,
@@ -28,9 +29,12 @@ from ._errors import (
     PolicyError,
     ProtocolError,
     ProtocolVersionError,
+    ProxyError,
+    RedirectError,
     RemoteDisconnectedError,
     TimeoutExceededError,
     TLSKitError,
+    TooManyRedirectsError,
     UntrustedCertificateError,
     VerificationError,
     WeakCertificateError,
@@ -43,7 +47,10 @@ from ._peer_record import CertificateSummary, PeerRecord
 from ._peer_store import PeerCacheError
 from ._policy import CipherProfile, TLSPolicy
 from ._response import Response
+from ._retry import Retry
 from ._session_cache import SessionCache
+from ._streaming import StreamingResponse
+from ._timeouts import Timeout
 from ._version import __version__
 
 __all__ = [
@@ -57,6 +64,7 @@ __all__ = [
     "Client",
     "ClientCertificateRequiredError",
     "ConnectError",
+    "DecodingError",
     "HTTPStatusError",
     "HandshakeError",
     "Headers",
@@ -76,13 +84,19 @@ __all__ = [
     "PolicyError",
     "ProtocolError",
     "ProtocolVersionError",
+    "ProxyError",
+    "RedirectError",
     "RemoteDisconnectedError",
     "Response",
+    "Retry",
     "SessionCache",
+    "StreamingResponse",
     "TLSInfo",
     "TLSKitError",
     "TLSPolicy",
+    "Timeout",
     "TimeoutExceededError",
+    "TooManyRedirectsError",
     "UntrustedCertificateError",
     "VerificationError",
     "WeakCertificateError",

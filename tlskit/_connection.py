@@ -1,4 +1,4 @@
-"""One TLS connection: connect, handshake, pin check, and the I/O of requests.
+"""One connection: connect, TLS handshake, pin check, and the I/O of requests.
 
 `open_connection` runs the phases in order, each with its own error mapping:
 
@@ -33,7 +33,6 @@ from ._errors import (
     HostnameMismatchError,
     IncompleteBodyError,
     InvalidChainError,
-    LimitExceededError,
     NoSharedCipherError,
     ProtocolError,
     ProtocolVersionError,
@@ -44,15 +43,17 @@ from ._errors import (
     WeakCertificateError,
     format_address,
 )
-from ._http11 import NEED_DATA, BodyData, EndOfResponse, Limits, ResponseHead, ResponseParser
+from ._http11 import BODY_UNTIL_CLOSE, ResponseParser
 from ._pinning import PeerOptions, resumed_chain
 from ._policy import TLSPolicy
 from ._session_cache import SessionSaver
+from ._timeouts import Deadline
 from ._url import URL
 
 log = logging.getLogger(__name__)
 
-RECEIVE_BYTES = 256 * 1024
+# A TLS record holds at most 16 KiB, and a larger buffer costs an allocation per read.
+RECEIVE_BYTES = 64 * 1024
 
 
 class TLSInfo(NamedTuple):
@@ -213,10 +214,15 @@ def is_unclean_eof(exc: ssl.SSLError) -> bool:
 
 
 class Connection:
-    """A TLS connection to one origin, carrying one request at a time."""
+    """A connection to one origin, carrying one request at a time.
 
-    def __init__(self, sock: ssl.SSLSocket, url: URL, policy: TLSPolicy) -> None:
+    ``sock`` is an `ssl.SSLSocket` for https, or a plain socket for http
+    (``allow_http=True``), whose `tls` is None.
+    """
+
+    def __init__(self, sock: socket.socket, url: URL, policy: TLSPolicy) -> None:
         self.sock = sock
+        self.is_tls = isinstance(sock, ssl.SSLSocket)
         self.host = url.host
         self.port = url.port
         self.origin = url.origin
@@ -228,10 +234,10 @@ class Connection:
         self._tls: Optional[TLSInfo] = None
 
     @property
-    def tls(self) -> TLSInfo:
-        """TLS facts, read once per connection."""
-        if self._tls is None:
-            sock = self.sock
+    def tls(self) -> Optional[TLSInfo]:
+        """TLS facts, read once per connection; None on a plain http connection."""
+        sock = self.sock
+        if self._tls is None and isinstance(sock, ssl.SSLSocket):
             cipher = sock.cipher()
             self._tls = TLSInfo(
                 version=sock.version(),
@@ -249,7 +255,7 @@ class Connection:
         TLS 1.3 tickets arrive after the handshake, ahead of the first response.
         """
         saver, self.session_saver = self.session_saver, None
-        if saver is not None:
+        if saver is not None and isinstance(self.sock, ssl.SSLSocket):
             saver.after_first_response(self.sock)
 
     def close(self) -> None:
@@ -263,46 +269,36 @@ class Connection:
         """Return whether an idle pooled connection can carry a new request.
 
         A server that closed the connection while it sat idle makes the socket
-        readable (EOF or a TLS alert); any such connection is unusable.
+        readable (EOF or a TLS alert). Bytes that nobody asked for make it
+        readable too. Either way the connection is unusable.
         """
+        sock = self.sock
         try:
-            if self.sock.pending():
+            if isinstance(sock, ssl.SSLSocket) and sock.pending():
                 return False
-            self.sock.settimeout(0)
+            sock.settimeout(0)
             try:
-                return not self.sock.recv(1)
+                if isinstance(sock, ssl.SSLSocket):
+                    return not sock.recv(1)
+                return not sock.recv(1, socket.MSG_PEEK)
             except (ssl.SSLWantReadError, BlockingIOError):
                 return True
         except (OSError, ValueError):
             return False
 
-    def exchange(
-        self,
-        request: bytes,
-        method: str,
-        *,
-        limits: Limits,
-        max_body: Optional[int],
-        deadline: Optional[float],
-        read_timeout: Optional[float],
-    ) -> Tuple[ResponseHead, bytes, bool]:
-        """Send ``request`` and read the whole response.
-
-        Returns:
-            The response head, the body, and whether the connection may be reused.
+    def send(self, data: bytes, deadline: Deadline, phase: str = "write") -> None:
+        """Send ``data`` in full; a timeout is reported with ``phase`` unless the total binds.
 
         Raises:
-            RemoteDisconnectedError: the server closed the connection before
-                sending any byte (a stale pooled connection).
-            ProtocolError, IncompleteBodyError, LimitExceededError: a bad response.
-            TimeoutExceededError: a read, write or the total deadline expired.
+            RemoteDisconnectedError: the connection broke, as a stale pooled one does.
+            TimeoutExceededError: the write or the total timeout expired.
         """
         self.requests += 1
-        self._set_timeout(read_timeout, deadline, "write")
+        phase = self._set_timeout(deadline, phase)
         try:
-            self.sock.sendall(request)
+            self.sock.sendall(data)
         except socket.timeout as exc:
-            raise self._timeout("write", read_timeout) from exc
+            raise deadline.expired(phase, self.host, self.port) from exc
         except OSError as exc:
             raise RemoteDisconnectedError(
                 f"connection to {format_address(self.host, self.port)} broke while sending the request ({exc})",
@@ -310,48 +306,28 @@ class Connection:
                 port=self.port,
             ) from exc
 
-        parser = ResponseParser(method, limits)
-        head: Optional[ResponseHead] = None
-        body: List[bytes] = []
-        received = 0
-        while True:
-            event = parser.next_event()
-            if event is NEED_DATA:
-                self._receive_into(parser, read_timeout, deadline)
-            elif type(event) is BodyData:
-                received += len(event.data)
-                if max_body is not None and received > max_body:
-                    raise LimitExceededError(
-                        f"response body from {format_address(self.host, self.port)} exceeds max_body ({max_body} bytes)",
-                        limit="max_body",
-                        value=max_body,
-                        host=self.host,
-                        port=self.port,
-                    )
-                body.append(event.data)
-            elif type(event) is ResponseHead:
-                head = event
-            else:
-                assert type(event) is EndOfResponse and head is not None
-                reusable = event.keep_alive and not parser.leftover
-                self.last_used = time.monotonic()
-                return head, b"".join(body), reusable
+    def receive(self, parser: ResponseParser, deadline: Deadline, phase: str = "read") -> None:
+        """Read once from the socket and feed the bytes, or the end of the stream, to ``parser``.
 
-    def _receive_into(
-        self, parser: ResponseParser, read_timeout: Optional[float], deadline: Optional[float]
-    ) -> None:
-        self._set_timeout(read_timeout, deadline, "read")
+        A timeout is reported with ``phase`` unless the total timeout binds.
+
+        Raises:
+            IncompleteBodyError: a close-delimited body ended without TLS close_notify.
+            TimeoutExceededError: the read or the total timeout expired.
+            ProtocolError: a TLS error broke the stream.
+        """
+        phase = self._set_timeout(deadline, phase)
         try:
             data = self.sock.recv(RECEIVE_BYTES)
         except socket.timeout as exc:
-            raise self._timeout("read", read_timeout) from exc
+            raise deadline.expired(phase, self.host, self.port) from exc
         except ssl.SSLError as exc:
             if not is_unclean_eof(exc):
                 raise self._map_read_error(exc) from exc
             # The server closed TCP without a TLS close_notify. Framed bodies
             # detect the cut themselves; a close-delimited body cannot tell a
             # truncation from the end, so it is reported as incomplete.
-            if parser.state == "BODY_UNTIL_CLOSE":
+            if parser.state == BODY_UNTIL_CLOSE:
                 raise IncompleteBodyError(
                     f"connection to {format_address(self.host, self.port)} closed without a TLS close_notify after "
                     f"{parser.body_received} body bytes, so the body may be truncated",
@@ -361,6 +337,8 @@ class Connection:
                 ) from exc
             data = b""
         except OSError as exc:
+            # A reset is an end of stream like any other: the parser decides
+            # whether the response was complete at this point.
             log.debug("read from %s failed: %s", format_address(self.host, self.port), exc)
             data = b""
         if data:
@@ -380,77 +358,26 @@ class Connection:
             port=self.port,
         )
 
-    def _set_timeout(self, timeout: Optional[float], deadline: Optional[float], phase: str) -> None:
-        if deadline is not None:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise self._timeout("total", None)
-            if timeout is None or remaining < timeout:
-                timeout = remaining
-        self.sock.settimeout(timeout)
-
-    def _timeout(self, phase: str, timeout: Optional[float]) -> TimeoutExceededError:
-        address = format_address(self.host, self.port)
-        if phase == "total":
-            text = f"request to {address} exceeded its total timeout"
-        else:
-            text = (
-                f"{phase} from {address} timed out" if phase == "read" else f"{phase} to {address} timed out"
-            )
-        if timeout is not None:
-            text += f" after {timeout:g} s"
-        return TimeoutExceededError(
-            text + ". Raise the timeout or check the server.",
-            phase=phase,
-            timeout=timeout,
-            host=self.host,
-            port=self.port,
-        )
+    def _set_timeout(self, deadline: Deadline, phase: str) -> str:
+        seconds, binding = deadline.limit(phase, self.host, self.port)
+        self.sock.settimeout(seconds)
+        return binding
 
 
-def open_connection(
-    url: URL,
-    policy: TLSPolicy,
-    context: ssl.SSLContext,
-    *,
-    connect_timeout: Optional[float],
-    deadline: Optional[float],
-    peers: Optional[PeerOptions] = None,
-) -> Connection:
-    """Connect to ``url``'s origin, complete the TLS handshake and check the peer.
-
-    Args:
-        url: the request URL.
-        policy: the TLS policy, whose pins are checked.
-        context: the context built for ``policy``.
-        connect_timeout: seconds for TCP connect and for the handshake.
-        deadline: the request's `time.monotonic` deadline, or None.
-        peers: per-host pins, caches and trust on first use; None checks the
-            policy's pins only and resumes nothing.
+def open_tcp(host: str, port: int, zone: Optional[str], deadline: Deadline) -> socket.socket:
+    """Open a TCP connection with TCP_NODELAY, so small requests are not held back by Nagle's algorithm.
 
     Raises:
-        ConnectError, TimeoutExceededError, HandshakeError, VerificationError,
-        PeerCacheError.
+        ConnectError: the name does not resolve or the connection is refused.
+        TimeoutExceededError: the connect or the total timeout expired.
     """
-    if peers is None:
-        peers = _NO_PEER_OPTIONS
-    session_key = peers.session_key(url, policy)
-    host, port = url.host, url.port
     address = format_address(host, port)
-    timeout = _bounded(connect_timeout, deadline)
-
-    # 1. TCP.
-    connect_host = f"{host}%{url.zone}" if url.zone else host
+    seconds, phase = deadline.limit("connect", host, port)
+    connect_host = f"{host}%{zone}" if zone else host
     try:
-        raw = socket.create_connection((connect_host, port), timeout=timeout)
+        raw = socket.create_connection((connect_host, port), timeout=seconds)
     except socket.timeout as exc:
-        raise TimeoutExceededError(
-            f"connect to {address} timed out after {timeout:g} s. Check that the server is up, or raise the timeout.",
-            phase="connect",
-            timeout=timeout,
-            host=host,
-            port=port,
-        ) from exc
+        raise deadline.expired(phase, host, port) from exc
     except socket.gaierror as exc:
         raise ConnectError(
             f"could not resolve host {host!r}: {exc.strerror}. Check the host name.", host=host, port=port
@@ -463,12 +390,51 @@ def open_connection(
         ) from exc
     raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     log.debug("connected to %s", address)
+    return raw
 
-    # 2. TLS handshake. The socket is wrapped first and the handshake run
-    # separately, so its timeout and errors are reported as their own phase.
-    offered = peers.find_session(session_key, context)
+
+def open_connection(
+    url: URL,
+    policy: TLSPolicy,
+    context: Optional[ssl.SSLContext],
+    deadline: Deadline,
+    *,
+    sock: Optional[socket.socket] = None,
+    peers: Optional[PeerOptions] = None,
+) -> Connection:
+    """Connect to ``url``'s origin, complete the TLS handshake and check the peer.
+
+    Args:
+        url: the origin to reach; an http URL gets a plain connection.
+        policy: the TLS policy, for pins.
+        context: the policy's context; None for http.
+        deadline: the call's clock.
+        sock: a connected socket to use, such as a proxy tunnel, instead of
+            opening one to the origin.
+        peers: per-host pins, caches and trust on first use; None checks the
+            policy's pins only and resumes nothing.
+
+    Raises:
+        ConnectError, TimeoutExceededError, HandshakeError, VerificationError,
+        PeerCacheError.
+    """
+    host, port = url.host, url.port
+    address = format_address(host, port)
+
+    # 1. TCP, unless the caller brings a connected socket.
+    raw = sock if sock is not None else open_tcp(host, port, url.zone, deadline)
+    if context is None:
+        return Connection(raw, url, policy)
+
+    # 2. TLS handshake, offering a session cached under the same settings.
+    # The socket is wrapped first and the handshake run separately, so its
+    # timeout and errors are reported as their own phase.
+    if peers is None:
+        peers = _NO_PEER_OPTIONS
     try:
-        sock = context.wrap_socket(
+        session_key = peers.session_key(url, policy)
+        offered = peers.find_session(session_key, context)
+        wrapped = context.wrap_socket(
             raw,
             server_hostname=url.server_hostname,
             do_handshake_on_connect=False,
@@ -478,40 +444,42 @@ def open_connection(
     except BaseException:
         raw.close()
         raise
+    phase = "handshake"
     try:
-        sock.settimeout(_bounded(connect_timeout, deadline))
-        sock.do_handshake()
+        seconds, phase = deadline.limit("handshake", host, port)
+        wrapped.settimeout(seconds)
+        wrapped.do_handshake()
+    except socket.timeout as exc:
+        wrapped.close()
+        peers.discard_session(session_key)
+        raise deadline.expired(phase, host, port) from exc
     except (OSError, ssl.SSLError) as exc:
-        sock.close()
+        wrapped.close()
         peers.discard_session(session_key)
         raise map_handshake_error(exc, host, port) from exc
+    except BaseException:
+        wrapped.close()
+        raise
     log.debug(
         "TLS with %s: %s %s, resumed=%s",
         address,
-        sock.version(),
-        (sock.cipher() or ("?",))[0],
-        sock.session_reused,
+        wrapped.version(),
+        (wrapped.cipher() or ("?",))[0],
+        wrapped.session_reused,
     )
 
     # 3. The peer, before any request byte: pins, trust on first use and
     # the peer cache, then the session is stored for resumption.
     try:
-        chain = resumed_chain(sock, offered) or verified_chain(sock)
-        saver = peers.confirm(sock, session_key, chain)
+        chain = resumed_chain(wrapped, offered) or verified_chain(wrapped)
+        saver = peers.confirm(wrapped, session_key, chain)
     except BaseException:
-        sock.close()
+        wrapped.close()
         peers.discard_session(session_key)
         raise
-    connection = Connection(sock, url, policy)
+    connection = Connection(wrapped, url, policy)
     connection.session_saver = None if saver is None or saver.is_done else saver
     return connection
 
 
 _NO_PEER_OPTIONS = PeerOptions()
-
-
-def _bounded(timeout: Optional[float], deadline: Optional[float]) -> Optional[float]:
-    if deadline is None:
-        return timeout
-    remaining = max(deadline - time.monotonic(), 0.001)
-    return remaining if timeout is None else min(timeout, remaining)

@@ -269,3 +269,58 @@ class HTTPStatusError(TLSKitError):
         super().__init__(message)
         self.status = status
         self.response = response
+
+
+class DecodingError(ProtocolError):
+    """A Content-Encoding is unsupported, or the encoded body is corrupt or cut short."""
+
+
+class ProxyError(ConnectError):
+    """The proxy rejected or failed the CONNECT tunnel to the origin.
+
+    Attributes:
+        status: the proxy's status code, or None when it sent no valid response.
+        reason: the proxy's reason phrase, possibly empty.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: Optional[int] = None,
+        reason: str = "",
+        host: Optional[str] = None,
+        port: Optional[int] = None,
+    ) -> None:
+        super().__init__(message, host=host, port=port)
+        self.status = status
+        self.reason = reason
+
+
+class RedirectError(TLSKitError):
+    """A redirect was not followed because it breaks the client's rules.
+
+    Raised for a Location that is missing or invalid, a scheme other than
+    https (http only with ``allow_http=True``), and too many redirects.
+
+    Attributes:
+        location: the Location header value, or None when it was missing.
+        history: the responses received so far, oldest first.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        location: Optional[str] = None,
+        history: Sequence[object] = (),
+        host: Optional[str] = None,
+        port: Optional[int] = None,
+    ) -> None:
+        super().__init__(message, host=host, port=port)
+        self.location = location
+        self.history = list(history)
+
+
+class TooManyRedirectsError(RedirectError):
+    """The redirect chain is longer than ``max_redirects``."""

@@ -11,6 +11,7 @@ the reason verification failed.
 from __future__ import annotations
 
 import datetime
+import ssl
 from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 from ._certs import PeerCertificate
@@ -20,6 +21,7 @@ from ._errors import VerificationError
 from ._peer_record import CertificateSummary
 from ._policy import TLSPolicy
 from ._presented import fetch_presented_chain
+from ._timeouts import Deadline, Timeout
 from ._url import parse_url
 
 
@@ -90,9 +92,7 @@ def inspect_url(url: str, policy: TLSPolicy, timeout: Optional[float]) -> Inspec
     """
     parsed = parse_url(url)
     try:
-        connection = open_connection(
-            parsed, policy, context_for(policy), connect_timeout=timeout, deadline=None
-        )
+        connection = open_connection(parsed, policy, context_for(policy), Deadline(Timeout(connect=timeout)))
     except VerificationError as exc:
         presented = fetch_presented_chain(
             parsed.host, parsed.port, parsed.server_hostname, timeout, policy=policy
@@ -110,7 +110,9 @@ def inspect_url(url: str, policy: TLSPolicy, timeout: Optional[float]) -> Inspec
         )
     try:
         tls = connection.tls
-        chain = _parse_chain(verified_chain(connection.sock))
+        sock = connection.sock
+        assert tls is not None and isinstance(sock, ssl.SSLSocket)
+        chain = _parse_chain(verified_chain(sock))
     finally:
         connection.close()
     return Inspection(

@@ -21,10 +21,10 @@ import ssl
 import sys
 from typing import List, NamedTuple, Optional, Tuple
 
-from ._connection import map_handshake_error
+from ._connection import map_handshake_error, open_tcp
 from ._context import ALPN_PROTOCOLS
-from ._errors import ConnectError, TimeoutExceededError, format_address
 from ._policy import DEFAULT_POLICY, TLSPolicy
+from ._timeouts import Deadline, Timeout
 
 
 class PresentedChain(NamedTuple):
@@ -70,7 +70,8 @@ def fetch_presented_chain(
         HandshakeError: the handshake failed for a reason other than trust.
     """
     context = _unverified_context(policy)
-    raw = _connect(host, port, timeout)
+    deadline = Deadline(Timeout(connect=timeout))
+    raw = open_tcp(host, port, None, deadline)
     try:
         sock = context.wrap_socket(raw, server_hostname=server_hostname, do_handshake_on_connect=False)
     except BaseException:
@@ -78,7 +79,10 @@ def fetch_presented_chain(
         raise
     with sock:
         try:
+            sock.settimeout(timeout)
             sock.do_handshake()
+        except socket.timeout as exc:
+            raise deadline.expired("handshake", host, port) from exc
         except (OSError, ssl.SSLError) as exc:
             raise map_handshake_error(exc, host, port) from exc
         cipher = sock.cipher()
@@ -116,23 +120,3 @@ def _sent_chain(sock: ssl.SSLSocket) -> List[bytes]:
         return [certificate.public_bytes(_ssl.ENCODING_DER) for certificate in certificates or ()]
     leaf = sock.getpeercert(binary_form=True)
     return [leaf] if leaf else []
-
-
-def _connect(host: str, port: int, timeout: Optional[float]) -> socket.socket:
-    address = format_address(host, port)
-    try:
-        return socket.create_connection((host, port), timeout=timeout)
-    except socket.timeout as exc:
-        raise TimeoutExceededError(
-            f"connect to {address} timed out after {timeout:g} s. Check that the server is up, or raise the timeout.",
-            phase="connect",
-            timeout=timeout,
-            host=host,
-            port=port,
-        ) from exc
-    except OSError as exc:
-        raise ConnectError(
-            f"could not connect to {address}: {exc.strerror or exc}. Check the host and that the server is listening.",
-            host=host,
-            port=port,
-        ) from exc
