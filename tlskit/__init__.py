@@ -32,6 +32,7 @@ from ._errors import (
     ProxyError,
     RedirectError,
     RemoteDisconnectedError,
+    RevocationCheckError,
     TimeoutExceededError,
     TLSKitError,
     TooManyRedirectsError,
@@ -45,13 +46,14 @@ from ._http11 import Limits
 from ._peer_cache import PeerCache
 from ._peer_record import CertificateSummary, PeerRecord
 from ._peer_store import PeerCacheError
-from ._policy import CipherProfile, TLSPolicy
+from ._policy import TLSPolicy
 from ._response import Response
 from ._retry import Retry
 from ._session_cache import SessionCache
 from ._streaming import StreamingResponse
 from ._timeouts import Timeout
 from ._version import __version__
+from ._versions import CipherProfile
 
 __all__ = [
     "CertificateExpiredError",
@@ -89,6 +91,7 @@ __all__ = [
     "RemoteDisconnectedError",
     "Response",
     "Retry",
+    "RevocationCheckError",
     "SessionCache",
     "StreamingResponse",
     "TLSInfo",

@@ -21,28 +21,18 @@ import socket
 import ssl
 import sys
 import time
-from typing import Dict, List, NamedTuple, Optional, Tuple, Type
+from typing import Dict, List, NamedTuple, Optional
 
 from ._errors import (
-    CertificateExpiredError,
-    CertificateNotYetValidError,
-    CertificateRevokedError,
-    ClientCertificateRequiredError,
     ConnectError,
     HandshakeError,
-    HostnameMismatchError,
     IncompleteBodyError,
-    InvalidChainError,
-    NoSharedCipherError,
     ProtocolError,
-    ProtocolVersionError,
     RemoteDisconnectedError,
     TimeoutExceededError,
-    UntrustedCertificateError,
-    VerificationError,
-    WeakCertificateError,
     format_address,
 )
+from ._handshake import explain_handshake_failure, map_handshake_error, negotiated_cipher
 from ._http11 import BODY_UNTIL_CLOSE, ResponseParser
 from ._pinning import PeerOptions, resumed_chain
 from ._policy import TLSPolicy
@@ -54,6 +44,12 @@ log = logging.getLogger(__name__)
 
 # A TLS record holds at most 16 KiB, and a larger buffer costs an allocation per read.
 RECEIVE_BYTES = 64 * 1024
+# After a failed first write, the server's alert (if it sent one) is already
+# in the receive buffer or arrives with the close, so a short wait suffices.
+PENDING_ALERT_TIMEOUT_SECONDS = 1.0
+# A probe handshake after a failed one waits at most this long, even when the
+# call has no timeout, because it only improves an error message.
+MAX_PROBE_SECONDS = 10.0
 
 
 class TLSInfo(NamedTuple):
@@ -75,95 +71,6 @@ class TLSInfo(NamedTuple):
     peer_certificate: Dict[str, object]
     peer_certificate_der: Optional[bytes]
     session_reused: bool
-
-
-# OpenSSL X509_V_ERR codes (include/openssl/x509_vfy.h) and the error each means.
-_VERIFY_CODE_ERRORS: Dict[int, Type[VerificationError]] = {
-    2: UntrustedCertificateError,  # UNABLE_TO_GET_ISSUER_CERT
-    9: CertificateNotYetValidError,  # CERT_NOT_YET_VALID
-    10: CertificateExpiredError,  # CERT_HAS_EXPIRED
-    13: CertificateNotYetValidError,  # ERROR_IN_CERT_NOT_BEFORE_FIELD
-    14: CertificateExpiredError,  # ERROR_IN_CERT_NOT_AFTER_FIELD
-    18: UntrustedCertificateError,  # DEPTH_ZERO_SELF_SIGNED_CERT
-    19: UntrustedCertificateError,  # SELF_SIGNED_CERT_IN_CHAIN
-    20: UntrustedCertificateError,  # UNABLE_TO_GET_ISSUER_CERT_LOCALLY
-    21: UntrustedCertificateError,  # UNABLE_TO_VERIFY_LEAF_SIGNATURE
-    23: CertificateRevokedError,  # CERT_REVOKED
-    27: UntrustedCertificateError,  # CERT_UNTRUSTED
-    28: UntrustedCertificateError,  # CERT_REJECTED
-    62: HostnameMismatchError,  # HOSTNAME_MISMATCH
-    63: HostnameMismatchError,  # EMAIL_MISMATCH
-    64: HostnameMismatchError,  # IP_ADDRESS_MISMATCH
-    66: WeakCertificateError,  # EE_KEY_TOO_SMALL
-    67: WeakCertificateError,  # CA_KEY_TOO_SMALL
-    68: WeakCertificateError,  # CA_MD_TOO_WEAK
-}
-
-_VERIFY_HINTS: Dict[Type[VerificationError], str] = {
-    UntrustedCertificateError: (
-        "Add the issuing CA to TLSPolicy.cafile, or make the server send its intermediate certificates."
-    ),
-    CertificateExpiredError: "Renew the server certificate, or check this machine's clock.",
-    CertificateNotYetValidError: "Check this machine's clock, or wait until the certificate's notBefore date.",
-    HostnameMismatchError: "Use a host name that the certificate lists in its subjectAltName.",
-    WeakCertificateError: "Reissue the certificate with a stronger key (RSA 2048+ or ECDSA P-256) and SHA-256.",
-    CertificateRevokedError: "The CA revoked this certificate; the server needs a new one.",
-    InvalidChainError: "Fix the server's certificate chain so that it follows X.509 rules.",
-}
-
-# OpenSSL reason codes for handshake failures that the policy can explain.
-_HANDSHAKE_REASONS: Dict[str, Tuple[Type[HandshakeError], str]] = {
-    "UNSUPPORTED_PROTOCOL": (ProtocolVersionError, "client and server share no TLS version"),
-    "TLSV1_ALERT_PROTOCOL_VERSION": (
-        ProtocolVersionError,
-        "server rejected every TLS version the policy offers",
-    ),
-    "WRONG_SSL_VERSION": (
-        ProtocolVersionError,
-        "server answered with a TLS version the policy does not allow",
-    ),
-    "NO_PROTOCOLS_AVAILABLE": (ProtocolVersionError, "no TLS version is enabled by the policy"),
-    "NO_SHARED_CIPHER": (NoSharedCipherError, "client and server share no cipher suite"),
-    "SSLV3_ALERT_HANDSHAKE_FAILURE": (
-        HandshakeError,
-        "server aborted the handshake (often: no shared cipher suite)",
-    ),
-    "NO_CIPHERS_AVAILABLE": (NoSharedCipherError, "no cipher suite is enabled by the policy"),
-    "TLSV13_ALERT_CERTIFICATE_REQUIRED": (
-        ClientCertificateRequiredError,
-        "server requires a client certificate; set TLSPolicy.client_cert",
-    ),
-}
-
-
-def map_handshake_error(exc: Exception, host: str, port: int) -> Exception:
-    """Return the tlskit error for an exception raised by the TLS handshake or first read."""
-    address = format_address(host, port)
-    if isinstance(exc, ssl.SSLCertVerificationError):
-        verify_class = _VERIFY_CODE_ERRORS.get(exc.verify_code, InvalidChainError)
-        return verify_class(
-            f"certificate verification failed for {address}: {exc.verify_message}. {_VERIFY_HINTS[verify_class]}",
-            host=host,
-            port=port,
-            verify_code=exc.verify_code,
-            verify_message=exc.verify_message,
-        )
-    if isinstance(exc, ssl.SSLError):
-        reason = exc.reason or ""
-        handshake_class, text = _HANDSHAKE_REASONS.get(reason, (HandshakeError, exc.strerror or str(exc)))
-        return handshake_class(
-            f"TLS handshake with {address} failed: {text} ({reason or exc}).",
-            host=host,
-            port=port,
-            reason=reason or None,
-        )
-    if isinstance(exc, socket.timeout):
-        return TimeoutExceededError(
-            f"TLS handshake with {address} timed out.", phase="handshake", host=host, port=port
-        )
-    return HandshakeError(
-        f"TLS handshake with {address} failed: the connection broke ({exc}).", host=host, port=port
-    )
 
 
 def verified_chain(sock: ssl.SSLSocket) -> List[bytes]:
@@ -300,6 +207,9 @@ class Connection:
         except socket.timeout as exc:
             raise deadline.expired(phase, self.host, self.port) from exc
         except OSError as exc:
+            alert = self._pending_alert() if self.requests == 1 else None
+            if alert is not None:
+                raise alert from exc
             raise RemoteDisconnectedError(
                 f"connection to {format_address(self.host, self.port)} broke while sending the request ({exc})",
                 host=self.host,
@@ -347,7 +257,7 @@ class Connection:
             parser.feed_eof()
 
     def _map_read_error(self, exc: ssl.SSLError) -> Exception:
-        mapped = map_handshake_error(exc, self.host, self.port)
+        mapped = map_handshake_error(exc, self.host, self.port, policy=self.policy)
         if self.requests == 1 and isinstance(mapped, HandshakeError) and mapped.reason:
             # A TLS 1.3 server rejects a client certificate after the handshake,
             # so its alert only arrives on the first read.
@@ -357,6 +267,25 @@ class Connection:
             host=self.host,
             port=self.port,
         )
+
+    def _pending_alert(self) -> Optional[HandshakeError]:
+        """Return the error for a TLS alert that arrived before the first request could be sent.
+
+        A TLS 1.3 server checks the client certificate after the client's side
+        of the handshake is complete, then sends its alert and closes. The first
+        write can then fail on the closed socket while the alert still waits in
+        the receive buffer.
+        """
+        try:
+            self.sock.settimeout(PENDING_ALERT_TIMEOUT_SECONDS)
+            self.sock.recv(1)
+        except ssl.SSLError as exc:
+            mapped = map_handshake_error(exc, self.host, self.port, policy=self.policy)
+            if isinstance(mapped, HandshakeError) and mapped.reason:
+                return mapped
+        except OSError:
+            pass
+        return None
 
     def _set_timeout(self, deadline: Deadline, phase: str) -> str:
         seconds, binding = deadline.limit(phase, self.host, self.port)
@@ -429,6 +358,9 @@ def open_connection(
     # 2. TLS handshake, offering a session cached under the same settings.
     # The socket is wrapped first and the handshake run separately, so its
     # timeout and errors are reported as their own phase.
+    # TLSPolicy.server_hostname replaces the URL's host as SNI and as the
+    # name verified, while the connection still goes to the URL's host.
+    server_hostname = policy.server_hostname or url.server_hostname
     if peers is None:
         peers = _NO_PEER_OPTIONS
     try:
@@ -436,7 +368,7 @@ def open_connection(
         offered = peers.find_session(session_key, context)
         wrapped = context.wrap_socket(
             raw,
-            server_hostname=url.server_hostname,
+            server_hostname=server_hostname,
             do_handshake_on_connect=False,
             suppress_ragged_eofs=False,
             session=None if offered is None else offered.session,
@@ -454,9 +386,23 @@ def open_connection(
         peers.discard_session(session_key)
         raise deadline.expired(phase, host, port) from exc
     except (OSError, ssl.SSLError) as exc:
+        chosen_cipher = negotiated_cipher(wrapped)
         wrapped.close()
         peers.discard_session(session_key)
-        raise map_handshake_error(exc, host, port) from exc
+        # A probe handshake goes straight to the origin, so none is made
+        # through a proxy tunnel.
+        connect_host = f"{host}%{url.zone}" if url.zone else host
+        probe_address = None if sock is not None else (connect_host, port)
+        raise explain_handshake_failure(
+            exc,
+            chosen_cipher,
+            policy=policy,
+            host=host,
+            port=port,
+            probe_address=probe_address,
+            server_hostname=server_hostname,
+            probe_timeout=_probe_timeout(deadline, host, port),
+        ) from exc
     except BaseException:
         wrapped.close()
         raise
@@ -480,6 +426,15 @@ def open_connection(
     connection = Connection(wrapped, url, policy)
     connection.session_saver = None if saver is None or saver.is_done else saver
     return connection
+
+
+def _probe_timeout(deadline: Deadline, host: str, port: int) -> Optional[float]:
+    """Return the seconds a probe handshake may take, or None when the total timeout has run out."""
+    try:
+        seconds, _ = deadline.limit("handshake", host, port)
+    except TimeoutExceededError:
+        return None
+    return MAX_PROBE_SECONDS if seconds is None else min(seconds, MAX_PROBE_SECONDS)
 
 
 _NO_PEER_OPTIONS = PeerOptions()

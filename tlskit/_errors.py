@@ -16,7 +16,7 @@ with ``raise ... from exc`` where the error is mapped.
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from typing import Optional, Sequence, Tuple
 
 
 def format_address(host: Optional[str], port: Optional[int]) -> str:
@@ -127,7 +127,29 @@ class HandshakeError(TLSKitError):
 
 
 class ProtocolVersionError(HandshakeError):
-    """Client and server share no TLS protocol version."""
+    """Client and server share no TLS protocol version.
+
+    Attributes:
+        policy_versions: the lowest and highest version the policy offers, such
+            as ``("TLSv1.2", "TLSv1.3")``, or None when unknown.
+        server_version: the version the server chose when a second, unverified
+            handshake offered every version OpenSSL supports, or None when that
+            probe failed too.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        reason: Optional[str] = None,
+        policy_versions: Optional[Tuple[str, str]] = None,
+        server_version: Optional[str] = None,
+        host: Optional[str] = None,
+        port: Optional[int] = None,
+    ) -> None:
+        super().__init__(message, reason=reason, host=host, port=port)
+        self.policy_versions = policy_versions
+        self.server_version = server_version
 
 
 class NoSharedCipherError(HandshakeError):
@@ -182,6 +204,15 @@ class WeakCertificateError(VerificationError):
 
 class CertificateRevokedError(VerificationError):
     """A certificate in the chain is listed in a CRL."""
+
+
+class RevocationCheckError(VerificationError):
+    """A certificate's revocation status could not be checked.
+
+    Raised when ``TLSPolicy.crlfile`` is set but contains no CRL from the
+    certificate's issuer, or the CRL has expired, is not yet valid or is not
+    signed by that issuer.
+    """
 
 
 class InvalidChainError(VerificationError):

@@ -217,7 +217,8 @@ class PeerOptions:
     def session_key(self, url: URL, policy: TLSPolicy) -> SessionKey:
         """Return the key of sessions valid for ``url`` under ``policy`` and these options."""
         rules = self.rules_for(url, policy)
-        return SessionKey(url.host, url.port, url.server_hostname, policy, *rules)
+        server_hostname = policy.server_hostname or url.server_hostname
+        return SessionKey(url.host, url.port, server_hostname, policy, *rules)
 
     def find_session(self, key: SessionKey, context: ssl.SSLContext) -> Optional[CachedSession]:
         """Return a session to offer in the handshake, or None."""

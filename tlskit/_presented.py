@@ -21,8 +21,9 @@ import ssl
 import sys
 from typing import List, NamedTuple, Optional, Tuple
 
-from ._connection import map_handshake_error, open_tcp
+from ._connection import open_tcp
 from ._context import ALPN_PROTOCOLS
+from ._handshake import map_handshake_error
 from ._policy import DEFAULT_POLICY, TLSPolicy
 from ._timeouts import Deadline, Timeout
 
