@@ -235,7 +235,7 @@ class ConnectProxy:
 
     Attributes:
         requests: the request heads received, as `Request` objects.
-        refuse: a status line such as ``"403 Forbidden"`` to answer every request with.
+        refuse: a status line such as ``"403 Forbidden"`` to respond to every request with.
         require_auth: a Proxy-Authorization value that must be sent, else 407.
     """
 
