@@ -8,6 +8,7 @@ from ._certs import PeerCertificate
 from ._client import Client, get
 from ._connection import TLSInfo
 from ._context import create_context
+from ._diagnosis import Diagnosis, VerificationCause
 from ._errors import (
     CertificateExpiredError,
     CertificateNotYetValidError,
@@ -52,6 +53,7 @@ __all__ = [
     "Client",
     "ClientCertificateRequiredError",
     "ConnectError",
+    "Diagnosis",
     "HTTPStatusError",
     "HandshakeError",
     "Headers",
@@ -75,6 +77,7 @@ __all__ = [
     "TLSPolicy",
     "TimeoutExceededError",
     "UntrustedCertificateError",
+    "VerificationCause",
     "VerificationError",
     "WeakCertificateError",
     "__version__",

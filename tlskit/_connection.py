@@ -5,7 +5,8 @@
 1. TCP connect (`ConnectError`, or the timeout error with phase "connect"),
    with TCP_NODELAY so small requests are not held back by Nagle's algorithm.
 2. TLS handshake with SNI for names (`HandshakeError` and its subclasses,
-   `VerificationError` subclasses chosen by OpenSSL's verify code).
+   `VerificationError` subclasses chosen by OpenSSL's verify code, explained
+   by `_diagnose` unless ``TLSPolicy.diagnose`` is off).
 3. Pin check against the certificates of the verified chain, before any HTTP
    byte is written (`PinMismatchError`).
 
@@ -475,7 +476,25 @@ def open_connection(
         sock.do_handshake()
     except (OSError, ssl.SSLError) as exc:
         sock.close()
-        raise map_handshake_error(exc, host, port) from exc
+        error = map_handshake_error(exc, host, port)
+        if (
+            isinstance(exc, ssl.SSLCertVerificationError)
+            and isinstance(error, VerificationError)
+            and policy.diagnose
+        ):
+            # Imported here so that only a failed verification loads the diagnosis code.
+            from ._diagnose import diagnose_failure
+
+            error = diagnose_failure(
+                error,
+                exc,
+                address=(connect_host, port),
+                server_hostname=url.server_hostname,
+                policy=policy,
+                context=context,
+                timeout=_bounded(connect_timeout, deadline),
+            )
+        raise error from exc
     log.debug(
         "TLS with %s: %s %s, resumed=%s",
         address,

@@ -125,6 +125,10 @@ class TLSPolicy:
             certificate of the verified chain matches one of them.
         trust_env: read environment variables that change where tlskit connects
             and what it trusts (proxy variables, ``SSL_CERT_FILE``, ``SSL_CERT_DIR``).
+        diagnose: when verification fails, make a second handshake that verifies
+            nothing, to read the chain the server presents and explain the
+            failure in the error (``err.diagnosis``). It is bounded by the
+            request's timeout and never carries a request.
     """
 
     minimum_version: VersionType = ssl.TLSVersion.TLSv1_2
@@ -141,6 +145,7 @@ class TLSPolicy:
     client_key_password: Optional[PasswordType] = field(default=None, repr=False)
     pins: Sequence[str] = ()
     trust_env: bool = True
+    diagnose: bool = True
 
     def __post_init__(self) -> None:
         minimum = parse_version(self.minimum_version, "minimum_version")
