@@ -14,6 +14,25 @@ from servers import HTTPResponder, TLSServer
 
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 
+PROXY_VARIABLES = (
+    "https_proxy",
+    "HTTPS_PROXY",
+    "http_proxy",
+    "HTTP_PROXY",
+    "all_proxy",
+    "ALL_PROXY",
+    "no_proxy",
+    "NO_PROXY",
+    "REQUEST_METHOD",
+)
+
+
+@pytest.fixture(autouse=True)
+def no_proxy_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keep the machine's proxy settings out of every test: requests go to loopback only."""
+    for name in PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+
 
 def has_ipv6_loopback() -> bool:
     if not socket.has_ipv6:

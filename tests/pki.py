@@ -1,141 +1,142 @@
-"""Certificate hierarchies made with the openssl CLI, for chains that trustme cannot make.
+"""Certificates that trustme cannot make, made with the openssl command-line tool.
 
-`PKI.issue` writes a key and a certificate with the extensions given in
-OpenSSL config syntax, signed by another issued certificate or by itself.
-`server_context` turns certificates into a loopback server's context that
-presents exactly the chain given, at security level 0 so that weak keys and
-SHA-1 signatures can be served.
+RSA-1024 and SHA-1 leaves, CAs that break strict X.509 rules, encrypted keys
+and CRLs. Every function writes into a directory the caller owns and returns
+paths. Tests that use this module skip when the ``openssl`` tool is missing.
 """
 
 from __future__ import annotations
 
+import itertools
+import os
 import shutil
-import ssl
 import subprocess
-from pathlib import Path
-from typing import Dict, List, NamedTuple, Optional, Sequence
+from typing import Iterable, NamedTuple, Optional
 
-OPENSSL = shutil.which("openssl")
-OPENSSL_TIMEOUT_SECONDS = 60
+import pytest
+import trustme
 
-# ``openssl genpkey`` arguments per key kind.
-KEY_ARGUMENTS: Dict[str, List[str]] = {
-    "p256": ["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"],
-    "rsa1024": ["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:1024"],
-    "rsa2048": ["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"],
-}
+OPENSSL_TIMEOUT_SECONDS = 30
 
-CA_EXTENSIONS = """
-basicConstraints = critical, CA:TRUE
-keyUsage = critical, keyCertSign, cRLSign
-subjectKeyIdentifier = hash
-authorityKeyIdentifier = keyid
-"""
-
-LEAF_EXTENSIONS = """
-basicConstraints = critical, CA:FALSE
-keyUsage = critical, digitalSignature
-extendedKeyUsage = serverAuth
-subjectKeyIdentifier = hash
-authorityKeyIdentifier = keyid
-"""
-
-LOOPBACK_SAN = "subjectAltName = DNS:localhost, IP:127.0.0.1, IP:::1\n"
+_serials = itertools.count(0x1000)
 
 
-class Issued(NamedTuple):
-    """One certificate and its key, as files."""
-
-    name: str
-    cert: Path
-    key: Path
-
-    def pem(self) -> str:
-        return self.cert.read_text(encoding="ascii")
-
-    def der(self) -> bytes:
-        return ssl.PEM_cert_to_DER_cert(self.pem())
+class KeyPair(NamedTuple):
+    cert: str
+    key: str
 
 
-def run_openssl(*args: str) -> None:
-    assert OPENSSL is not None
+def openssl(*args: str) -> str:
+    """Run the openssl tool with ``args`` and return its output; skip the test if it is missing."""
+    tool = shutil.which("openssl")
+    if tool is None:
+        pytest.skip("the openssl command-line tool is not installed")
     result = subprocess.run(
-        [OPENSSL, *args], capture_output=True, timeout=OPENSSL_TIMEOUT_SECONDS, check=False
+        [tool, *args], capture_output=True, text=True, timeout=OPENSSL_TIMEOUT_SECONDS, check=False
     )
-    assert result.returncode == 0, (
-        f"openssl {' '.join(args)} failed: {result.stderr.decode(errors='replace')}"
+    assert result.returncode == 0, f"openssl {' '.join(args)} failed: {result.stderr}"
+    return result.stdout
+
+
+def write_trustme_ca(ca: trustme.CA, directory: str, name: str = "ca") -> KeyPair:
+    """Write a trustme CA's certificate and key, so that openssl can sign with it."""
+    pair = KeyPair(os.path.join(directory, f"{name}.pem"), os.path.join(directory, f"{name}.key"))
+    ca.cert_pem.write_to_path(pair.cert)
+    ca.private_key_pem.write_to_path(pair.key)
+    return pair
+
+
+def _write(path: str, text: str) -> str:
+    with open(path, "w") as stream:
+        stream.write(text)
+    return path
+
+
+def issue_leaf(
+    issuer: KeyPair,
+    directory: str,
+    name: str,
+    *,
+    san: str = "IP:127.0.0.1,DNS:localhost",
+    key_spec: str = "ec:P-256",
+    digest: str = "sha256",
+) -> KeyPair:
+    """Issue a server certificate signed by ``issuer``, with a key of ``key_spec`` (``rsa:1024``...)."""
+    key = os.path.join(directory, f"{name}.key")
+    csr = os.path.join(directory, f"{name}.csr")
+    cert = os.path.join(directory, f"{name}.pem")
+    if key_spec.startswith("ec:"):
+        openssl("genpkey", "-algorithm", "EC", "-pkeyopt", f"ec_paramgen_curve:{key_spec[3:]}", "-out", key)
+    else:
+        openssl("genpkey", "-algorithm", "RSA", "-pkeyopt", f"rsa_keygen_bits:{key_spec[4:]}", "-out", key)
+    openssl("req", "-new", "-key", key, "-subj", f"/CN={name}", "-out", csr)
+    extensions = _write(
+        os.path.join(directory, f"{name}.ext"),
+        f"subjectAltName={san}\n"
+        "basicConstraints=critical,CA:FALSE\n"
+        "keyUsage=critical,digitalSignature,keyEncipherment\n"
+        "extendedKeyUsage=serverAuth,clientAuth\n"
+        "subjectKeyIdentifier=hash\n"
+        "authorityKeyIdentifier=keyid\n",
     )
+    openssl(
+        "x509", "-req", "-in", csr, "-CA", issuer.cert, "-CAkey", issuer.key, "-set_serial",
+        str(next(_serials)), "-days", "30", f"-{digest}", "-extfile", extensions, "-out", cert,
+    )  # fmt: skip
+    return KeyPair(cert, key)
 
 
-class PKI:
-    """Issues certificates into one directory."""
-
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
-
-    def issue(
-        self,
-        name: str,
-        subject: str,
-        extensions: str,
-        issuer: Optional[Issued] = None,
-        *,
-        key: str = "p256",
-        digest: str = "-sha256",
-        days: int = 365,
-    ) -> Issued:
-        """Write ``name``.pem and ``name``.key, signed by ``issuer`` or self-signed when None."""
-        key_path = self.directory / f"{name}.key"
-        cert_path = self.directory / f"{name}.pem"
-        config = self.directory / f"{name}.cnf"
-        # OpenSSL 3 adds key identifiers unless the section sets them to none.
-        defaults = "".join(
-            f"{field} = none\n"
-            for field in ("subjectKeyIdentifier", "authorityKeyIdentifier")
-            if field not in extensions
-        )
-        config.write_text(
-            "[req]\ndistinguished_name = dn\n[dn]\n[v3]\n" + extensions + defaults, encoding="utf-8"
-        )
-        run_openssl("genpkey", *KEY_ARGUMENTS[key], "-out", str(key_path))
-        common = ["-days", str(days), "-out", str(cert_path), digest]
-        if issuer is None:
-            run_openssl(
-                "req", "-x509", "-new", "-key", str(key_path), "-subj", subject, "-config", str(config),
-                "-extensions", "v3", "-set_serial", "0x1001", *common,
-            )  # fmt: skip
-        else:
-            csr = self.directory / f"{name}.csr"
-            run_openssl(
-                "req",
-                "-new",
-                "-key",
-                str(key_path),
-                "-subj",
-                subject,
-                "-config",
-                str(config),
-                "-out",
-                str(csr),
-            )
-            run_openssl(
-                "x509", "-req", "-in", str(csr), "-CA", str(issuer.cert), "-CAkey", str(issuer.key),
-                "-extfile", str(config), "-extensions", "v3", "-set_serial", "0x2002", *common,
-            )  # fmt: skip
-        return Issued(name, cert_path, key_path)
-
-    def bundle(self, name: str, certificates: Sequence[Issued]) -> Path:
-        """Write the PEM certificates into one file, in the order given."""
-        path = self.directory / f"{name}.pem"
-        path.write_text("".join(cert.pem() for cert in certificates), encoding="ascii")
-        return path
+def make_lax_ca(directory: str, name: str = "lax-ca") -> KeyPair:
+    """Make a self-signed CA whose basicConstraints is not critical, which strict X.509 rejects."""
+    key = os.path.join(directory, f"{name}.key")
+    cert = os.path.join(directory, f"{name}.pem")
+    config = _write(
+        os.path.join(directory, f"{name}.cnf"),
+        "[req]\ndistinguished_name=dn\nx509_extensions=ca\nprompt=no\n"
+        f"[dn]\nCN={name}\n"
+        "[ca]\nbasicConstraints=CA:TRUE\nkeyUsage=keyCertSign,cRLSign\n"
+        "subjectKeyIdentifier=hash\n",
+    )
+    openssl("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", key)
+    openssl("req", "-x509", "-new", "-key", key, "-config", config, "-days", "30", "-out", cert)
+    return KeyPair(cert, key)
 
 
-def server_context(pki: PKI, leaf: Issued, *chain: Issued) -> ssl.SSLContext:
-    """Return a TLS server context that presents ``leaf`` followed by ``chain``, exactly."""
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.set_ciphers("DEFAULT:@SECLEVEL=0")
-    chain_file = pki.bundle(f"{leaf.name}-sent-{len(chain)}", [leaf, *chain])
-    context.load_cert_chain(str(chain_file), str(leaf.key))
-    context.set_alpn_protocols(["http/1.1"])
-    return context
+def encrypt_key(key: str, password: str, out: str, *, traditional: bool = False) -> str:
+    """Write ``key`` encrypted with AES-256 under ``password``, as PKCS#8 or the traditional format."""
+    args = ["pkey", "-in", key, "-aes256", "-passout", f"pass:{password}", "-out", out]
+    if traditional:
+        args.append("-traditional")
+    openssl(*args)
+    return out
+
+
+def serial_of(cert: str) -> str:
+    return openssl("x509", "-in", cert, "-noout", "-serial").strip().split("=", 1)[1]
+
+
+def make_crl(issuer: KeyPair, directory: str, name: str, revoked: Iterable[str] = (), days: int = 30) -> str:
+    """Write a PEM CRL signed by ``issuer`` that lists the certificate files in ``revoked``."""
+    index = os.path.join(directory, f"{name}.index")
+    lines = [
+        f"R\t301001010000Z\t240101000000Z\t{serial_of(cert)}\tunknown\t/CN=revoked\n" for cert in revoked
+    ]
+    _write(index, "".join(lines))
+    config = _write(
+        os.path.join(directory, f"{name}.crl.cnf"),
+        f"[ca]\ndefault_ca=crl\n[crl]\ndatabase={index}\ndefault_md=sha256\ndefault_crl_days={days}\n",
+    )
+    out = os.path.join(directory, f"{name}.crl.pem")
+    openssl("ca", "-gencrl", "-config", config, "-cert", issuer.cert, "-keyfile", issuer.key, "-out", out)
+    return out
+
+
+def concatenate(out: str, *paths: str, extra: Optional[bytes] = None) -> str:
+    """Write the contents of ``paths`` one after another into ``out``."""
+    with open(out, "wb") as stream:
+        for path in paths:
+            with open(path, "rb") as source:
+                stream.write(source.read())
+        if extra:
+            stream.write(extra)
+    return out

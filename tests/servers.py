@@ -1,28 +1,32 @@
-"""Loopback TLS servers for tests: a small HTTP/1.1 responder and scripted raw peers.
+"""Loopback servers for tests: TLS and plain TCP, an HTTP/1.1 responder, scripted raw peers, a proxy.
 
 `TLSServer` accepts connections on 127.0.0.1 or ::1, port 0, in a thread,
-and hands each TLS socket to a handler in a thread of its own. Every socket
-has a timeout and `stop` joins every thread with a timeout, so a broken test
-cannot hang the run.
+and hands each TLS socket (or plain socket, without a context) to a handler
+in a thread of its own. `ConnectProxy` is an HTTP proxy that opens CONNECT
+tunnels and forwards absolute-form requests, to loopback addresses only.
+Every socket has a timeout and `stop` joins every thread with a timeout, so
+a broken test cannot hang the run.
 """
 
 from __future__ import annotations
 
+import select
 import socket
 import ssl
 import threading
-from typing import Callable, Dict, List, Optional, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
 SOCKET_TIMEOUT_SECONDS = 5.0
 JOIN_TIMEOUT_SECONDS = 5.0
 
-Handler = Callable[[ssl.SSLSocket], None]
+Handler = Callable[[Any], None]
+LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
 
 
 class TLSServer:
-    """A threaded TLS server on loopback; use as a context manager."""
+    """A threaded TLS server on loopback, or plain TCP when ``context`` is None; use as a context manager."""
 
-    def __init__(self, context: ssl.SSLContext, handler: Handler, host: str = "127.0.0.1") -> None:
+    def __init__(self, context: Optional[ssl.SSLContext], handler: Handler, host: str = "127.0.0.1") -> None:
         self.context = context
         self.handler = handler
         self.host = host
@@ -40,6 +44,10 @@ class TLSServer:
         return self._port
 
     @property
+    def stopping(self) -> threading.Event:
+        return self._stopping
+
+    @property
     def authority(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"{host}:{self.port}"
@@ -47,7 +55,8 @@ class TLSServer:
     def url(self, path: str = "/", host: Optional[str] = None) -> str:
         """Return an https URL for ``path`` on this server, optionally under another host name."""
         authority = f"{host}:{self.port}" if host else self.authority
-        return f"https://{authority}{path}"
+        scheme = "http" if self.context is None else "https"
+        return f"{scheme}://{authority}{path}"
 
     def start(self) -> TLSServer:
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
@@ -95,6 +104,14 @@ class TLSServer:
             self._threads.append(thread)
 
     def _serve(self, raw: socket.socket) -> None:
+        if self.context is None:
+            try:
+                self.handler(raw)
+            except OSError as exc:
+                self.handler_errors.append(exc)
+            finally:
+                raw.close()
+            return
         try:
             sock = self.context.wrap_socket(raw, server_side=True)
         except (ssl.SSLError, OSError) as exc:
@@ -211,3 +228,85 @@ def scripted(*chunks: bytes, close_notify: bool = False, read_request_first: boo
                 pass
 
     return handler
+
+
+class ConnectProxy:
+    """An HTTP proxy on loopback: CONNECT tunnels and absolute-form forwarding, to loopback only.
+
+    Attributes:
+        requests: the request heads received, as `Request` objects.
+        refuse: a status line such as ``"403 Forbidden"`` to answer every request with.
+        require_auth: a Proxy-Authorization value that must be sent, else 407.
+    """
+
+    def __init__(self, refuse: Optional[str] = None, require_auth: Optional[str] = None) -> None:
+        self.refuse = refuse
+        self.require_auth = require_auth
+        self.requests: List[Request] = []
+        self.server = TLSServer(None, self._handle)
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.server.authority}"
+
+    def __enter__(self) -> ConnectProxy:
+        self.server.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.server.stop()
+
+    def _handle(self, client: socket.socket) -> None:
+        buffer = bytearray()
+        while b"\r\n\r\n" not in buffer:
+            data = client.recv(65536)
+            if not data:
+                return
+            buffer += data
+        end = buffer.index(b"\r\n\r\n") + 4
+        request = Request(bytes(buffer[: end - 4]))
+        self.requests.append(request)
+        rest = bytes(buffer[end:])
+        if self.refuse is not None:
+            client.sendall(f"HTTP/1.1 {self.refuse}\r\nContent-Length: 0\r\n\r\n".encode())
+            return
+        if self.require_auth is not None and request.headers.get("proxy-authorization") != self.require_auth:
+            client.sendall(b"HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 0\r\n\r\n")
+            return
+        if request.method == "CONNECT":
+            host, _, port = request.target.rpartition(":")
+            upstream = self._open(host.strip("[]"), int(port))
+            client.sendall(b"HTTP/1.1 200 Connection Established\r\n\r\n")
+        else:
+            # Absolute form: http://host:port/path becomes /path to the origin.
+            authority, _, path = request.target.partition("://")[2].partition("/")
+            host, _, port = authority.rpartition(":")
+            upstream = self._open(host.strip("[]"), int(port))
+            lines = [f"{request.method} /{path} {request.version}"] + [
+                line for line in request.raw_lines if not line.lower().startswith("proxy-authorization")
+            ]
+            upstream.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+        if rest:
+            upstream.sendall(rest)
+        with upstream:
+            relay(client, upstream, self.server.stopping)
+
+    @staticmethod
+    def _open(host: str, port: int) -> socket.socket:
+        assert host in LOOPBACK_HOSTS, f"test proxy refuses non-loopback target {host!r}"
+        return socket.create_connection((host, port), timeout=SOCKET_TIMEOUT_SECONDS)
+
+
+def relay(first: socket.socket, second: socket.socket, stopping: threading.Event) -> None:
+    """Copy bytes both ways until either side closes or the server stops."""
+    peers = {first: second, second: first}
+    while not stopping.is_set():
+        readable, _, _ = select.select(list(peers), [], [], 0.05)
+        for sock in readable:
+            try:
+                data = sock.recv(65536)
+            except OSError:
+                return
+            if not data:
+                return
+            peers[sock].sendall(data)

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import datetime
+import gzip
+import os
+import socket
 import ssl
 import threading
+import time
+import warnings
 from typing import Callable, List, Optional
 
 import pytest
 import trustme
 
 import tlskit
-from conftest import make_server_context
+from conftest import has_ipv6_loopback, make_server_context
 from servers import HTTPResponder, Request, TLSServer, read_request, response_bytes, scripted
 from tlskit import (
     CertificateExpiredError,
@@ -19,8 +24,12 @@ from tlskit import (
     ConnectError,
     HostnameMismatchError,
     IncompleteBodyError,
+    InvalidHeaderError,
+    InvalidURLError,
     LimitExceededError,
     PinMismatchError,
+    PolicyError,
+    Timeout,
     TimeoutExceededError,
     UntrustedCertificateError,
 )
@@ -260,3 +269,261 @@ def test_pin_mismatch(
     assert caught.value.expected_pins == (wrong,)
     assert spki_pin(der) in caught.value.actual_pins
     assert responder.requests == []
+
+
+# Methods, content and default headers.
+
+
+def test_post_json(https_server: TLSServer, responder: HTTPResponder, ca_file: str) -> None:
+    with tlskit.Client(cafile=ca_file) as client:
+        response = client.post(https_server.url("/json"), json={"name": "café"})
+    assert response.json() == {"ok": True}
+    request, body = responder.requests[0]
+    assert request.method == "POST"
+    assert body == '{"name":"café"}'.encode()
+    assert request.headers["content-type"] == "application/json"
+    assert request.headers["content-length"] == str(len(body))
+
+
+@pytest.mark.parametrize("method", ["PUT", "PATCH", "DELETE"])
+def test_methods_with_bytes(
+    https_server: TLSServer, responder: HTTPResponder, ca_file: str, method: str
+) -> None:
+    with tlskit.Client(cafile=ca_file) as client:
+        assert client.request(method, https_server.url("/"), body=b"data").status == 200
+    request, body = responder.requests[0]
+    assert request.method == method
+    assert body == b"data"
+
+
+def test_default_headers(https_server: TLSServer, responder: HTTPResponder, ca_file: str) -> None:
+    tlskit.get(https_server.url("/"), cafile=ca_file)
+    headers = responder.requests[0][0].headers
+    assert headers["accept-encoding"] == "gzip, deflate"
+    assert headers["connection"] == "keep-alive"
+    assert headers["accept"] == "*/*"
+
+
+def test_head_has_no_body(https_server: TLSServer, ca_file: str) -> None:
+    with tlskit.Client(cafile=ca_file) as client:
+        response = client.head(https_server.url("/"))
+        assert response.body == b""
+        assert response.headers["content-length"] == str(len(b"hello, world\n"))
+        assert client.get(https_server.url("/")).body == b"hello, world\n"
+    assert https_server.connections == 1
+
+
+def test_interim_responses_skipped(start_server: StartServer, ca_file: str) -> None:
+    server = start_server(
+        scripted(
+            b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </s.css>\r\n\r\n"
+            + response_bytes(200, [], b"final")
+        )
+    )
+    response = tlskit.get(server.url("/"), cafile=ca_file)
+    assert response.status == 200
+    assert response.body == b"final"
+    assert "link" not in response.headers
+
+
+@pytest.mark.parametrize(
+    "status, headers",
+    [(204, [("Content-Length", "0")]), (304, [("ETag", '"x"')])],
+)
+def test_no_body_statuses_keep_connection(
+    start_server: StartServer, ca_file: str, status: int, headers: list
+) -> None:
+    server = start_server(HTTPResponder({"/empty": lambda request: response_bytes(status, headers, b"")}))
+    with tlskit.Client(cafile=ca_file) as client:
+        for _ in range(2):
+            response = client.get(server.url("/empty"))
+            assert response.status == status
+            assert response.body == b""
+    assert server.connections == 1
+
+
+def test_transfer_encoding_with_length_not_reused(start_server: StartServer, ca_file: str) -> None:
+    route = lambda request: (  # noqa: E731
+        b"HTTP/1.1 200 OK\r\nContent-Length: 99\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n"
+    )
+    server = start_server(HTTPResponder({"/": route}))
+    with tlskit.Client(cafile=ca_file) as client:
+        assert client.get(server.url("/")).body == b"ok"
+        assert client.get(server.url("/")).body == b"ok"
+    assert server.connections == 2
+
+
+def test_gzip_decoded_by_default(start_server: StartServer, ca_file: str) -> None:
+    packed = gzip.compress(b"squeezed" * 100)
+    server = start_server(HTTPResponder({"/": (200, [("Content-Encoding", "gzip")], packed)}))
+    with tlskit.Client(cafile=ca_file) as client:
+        assert client.get(server.url("/")).body == b"squeezed" * 100
+        raw = client.get(server.url("/"), decode_content=False)
+    assert raw.body == packed
+    assert raw.headers["content-encoding"] == "gzip"
+
+
+def test_max_body_counts_decoded_bytes(start_server: StartServer, ca_file: str) -> None:
+    server = start_server(
+        HTTPResponder({"/": (200, [("Content-Encoding", "gzip")], gzip.compress(b"a" * 10_000))})
+    )
+    with pytest.raises(LimitExceededError) as caught:
+        tlskit.get(server.url("/"), cafile=ca_file, max_body=5_000)
+    assert caught.value.limit == "max_body"
+
+
+@pytest.mark.parametrize(
+    "content_type, body, text",
+    [
+        ("text/plain; charset=ISO-8859-1", b"caf\xe9", "café"),
+        ('text/plain; charset="utf-8"', "café".encode(), "café"),
+        ("application/json", '{"a": "é"}'.encode(), '{"a": "é"}'),
+        ("text/plain; charset=no-such-codec", b"ok", "ok"),
+    ],
+)
+def test_text_uses_charset(
+    start_server: StartServer, ca_file: str, content_type: str, body: bytes, text: str
+) -> None:
+    server = start_server(HTTPResponder({"/": (200, [("Content-Type", content_type)], body)}))
+    assert tlskit.get(server.url("/"), cafile=ca_file).text == text
+
+
+# Plain http, URLs and options.
+
+
+def test_plain_http_needs_allow_http(ca_file: str) -> None:
+    responder = HTTPResponder({"/": (200, [], b"plain")})
+    with TLSServer(None, responder) as server:
+        with pytest.raises(InvalidURLError, match="allow_http=True"):
+            tlskit.get(server.url("/"))
+        with tlskit.Client(allow_http=True) as client:
+            first = client.get(server.url("/"))
+            second = client.get(server.url("/"))
+    assert first.body == second.body == b"plain"
+    assert first.tls is None
+    assert server.connections == 1
+    assert responder.requests[0][0].headers["host"] == f"127.0.0.1:{server.port}"
+
+
+def test_ipv6_zone_kept_off_the_wire(server_context: ssl.SSLContext, ca_file: str) -> None:
+    if not has_ipv6_loopback():
+        pytest.skip("no IPv6 loopback on this machine")
+    responder = HTTPResponder({"/": (200, [], b"zoned")})
+    with TLSServer(server_context, responder, host="::1") as server:
+        # glibc takes interface names as zone ids only for link-local
+        # addresses, so the loopback's zone is given by its index.
+        try:
+            zone = str(socket.if_nametoindex("lo"))
+        except OSError:
+            pytest.skip("no loopback interface named lo")
+        response = tlskit.get(f"https://[::1%25{zone}]:{server.port}/", cafile=ca_file)
+    assert response.body == b"zoned"
+    assert responder.requests[0][0].headers["host"] == f"[::1]:{server.port}"
+
+
+@pytest.mark.parametrize(
+    "url, text",
+    [
+        ("https://127.0.0.1/a\r\nX: 1", "'\\r'"),
+        ("https://127.0.0.1/a b", "' '"),
+        ("https://127.0.0.1:0/", "port '0'"),
+    ],
+)
+def test_invalid_url_sends_nothing(https_server: TLSServer, ca_file: str, url: str, text: str) -> None:
+    with pytest.raises(InvalidURLError) as caught:
+        tlskit.get(url, cafile=ca_file)
+    assert text in str(caught.value)
+    assert https_server.connections == 0
+
+
+def test_invalid_header_sends_nothing(https_server: TLSServer, ca_file: str) -> None:
+    with pytest.raises(InvalidHeaderError):
+        tlskit.get(https_server.url("/"), cafile=ca_file, headers={"X-Evil": "a\nInjected: 1"})
+    with pytest.raises(InvalidHeaderError):
+        tlskit.get(https_server.url("/"), cafile=ca_file, headers={"X\x00": "1"})
+    assert https_server.connections == 0
+
+
+@pytest.mark.parametrize(
+    "options, field",
+    [
+        ({"max_redirects": -1}, "max_redirects"),
+        ({"max_body": "10"}, "max_body"),
+        ({"follow_redirects": "yes"}, "follow_redirects"),
+        ({"allow_http": 1}, "allow_http"),
+        ({"decode_content": None}, "decode_content"),
+        ({"proxy": 3128}, "proxy"),
+        ({"timeout": -1}, "timeout"),
+        ({"retries": -2}, "retries"),
+        ({"no_such_option": 1}, "no_such_option"),
+    ],
+)
+def test_invalid_options_raise(options: dict, field: str) -> None:
+    with pytest.raises(PolicyError) as caught:
+        tlskit.Client(**options)
+    assert caught.value.field == field
+    with tlskit.Client() as client, pytest.raises(PolicyError):
+        client.get("https://127.0.0.1:1/", **options)
+
+
+def test_timeout_object(https_server: TLSServer, ca_file: str) -> None:
+    timeout = Timeout(connect=5, read=5, total=10)
+    with tlskit.Client(cafile=ca_file, timeout=timeout) as client:
+        assert client.options.timeout == timeout
+        assert client.get(https_server.url("/"), timeout=None).status == 200
+
+
+# Threads and processes.
+
+
+def test_client_shared_by_threads(https_server: TLSServer, ca_file: str) -> None:
+    errors: List[BaseException] = []
+    bodies: List[bytes] = []
+
+    with tlskit.Client(cafile=ca_file) as client:
+
+        def work() -> None:
+            try:
+                for _ in range(10):
+                    bodies.append(client.get(https_server.url("/")).body)
+            except BaseException as exc:  # noqa: B036 - collected and asserted below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=work) for _ in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(10)
+    assert not errors
+    assert bodies == [b"hello, world\n"] * 60
+    assert https_server.connections <= 6
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_child_after_fork_opens_its_own_connection(https_server: TLSServer, ca_file: str) -> None:
+    with tlskit.Client(cafile=ca_file) as client:
+        assert client.get(https_server.url("/")).status == 200
+        with warnings.catch_warnings():
+            # Python 3.12+ warns that forking a threaded process may deadlock;
+            # the child here only makes one request and exits.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            pid = os.fork()
+        if pid == 0:
+            status = 1
+            try:
+                status = 0 if client.get(https_server.url("/")).body == b"hello, world\n" else 2
+            finally:
+                os._exit(status)
+        for _ in range(200):
+            done, code = os.waitpid(pid, os.WNOHANG)
+            if done:
+                break
+            time.sleep(0.05)
+        else:
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+            raise AssertionError("child did not finish within 10 s")
+        assert os.waitstatus_to_exitcode(code) == 0
+        # The parent's pooled connection is still its own and still works.
+        assert client.get(https_server.url("/")).status == 200
+    assert https_server.connections == 2

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime
-import socket
 import ssl
 import threading
 from pathlib import Path
@@ -13,12 +12,14 @@ import pytest
 import trustme
 
 import tlskit
+from chains import CA_EXTENSIONS, LEAF_EXTENSIONS, LOOPBACK_SAN, OPENSSL, PKI, Issued, server_context
 from conftest import make_server_context
-from pki import CA_EXTENSIONS, LEAF_EXTENSIONS, LOOPBACK_SAN, OPENSSL, PKI, Issued, server_context
-from servers import HTTPResponder, TLSServer
+from pki import KeyPair, make_crl
+from servers import ConnectProxy, HTTPResponder, TLSServer
 from tlskit import (
     CertificateExpiredError,
     CertificateNotYetValidError,
+    CertificateRevokedError,
     HostnameMismatchError,
     InvalidChainError,
     UntrustedCertificateError,
@@ -27,9 +28,7 @@ from tlskit import (
     WeakCertificateError,
 )
 from tlskit._causes import CLOCK_FLOOR, Facts, find_cause, is_public_name
-from tlskit._connection import map_handshake_error
-from tlskit._context import build_context
-from tlskit._diagnose import diagnose_failure, parse_certificate_message, read_presented_chain
+from tlskit._diagnose import parse_certificate_message, read_presented_chain
 
 pytestmark = pytest.mark.skipif(OPENSSL is None, reason="the openssl command is not installed")
 
@@ -238,40 +237,13 @@ def test_self_signed_server_certificate(
     assert 'The server\'s certificate "CN=localhost" is self-signed' in str(error)
 
 
-def verify_as(server: TLSServer, server_hostname: str, **fields: object) -> VerificationError:
-    """Connect to ``server`` on loopback but verify it as ``server_hostname``, and diagnose the failure.
-
-    This runs the steps of `open_connection` on a socket the test opens, so a
-    public name can be checked without resolving it.
-    """
-    policy = tlskit.TLSPolicy(**fields)  # type: ignore[arg-type]
-    context = build_context(policy)
-    with socket.create_connection((server.host, server.port), timeout=10) as raw:
-        with context.wrap_socket(raw, server_hostname=server_hostname, do_handshake_on_connect=False) as sock:
-            try:
-                sock.do_handshake()
-            except ssl.SSLCertVerificationError as exc:
-                error = map_handshake_error(exc, server.host, server.port)
-                assert isinstance(error, VerificationError)
-                return diagnose_failure(
-                    error,
-                    exc,
-                    address=(server.host, server.port),
-                    server_hostname=server_hostname,
-                    policy=policy,
-                    context=context,
-                    timeout=10,
-                )
-    raise AssertionError("the handshake did not fail verification")
-
-
 @pytest.mark.parametrize("send_root", [False, True])
 def test_tls_inspecting_proxy(
     hierarchy: Hierarchy, start_server: StartServer, responder: HTTPResponder, send_root: bool
 ) -> None:
     sent = [hierarchy.proxy_root] if send_root else []
     server = serve(start_server, responder, server_context(hierarchy.pki, hierarchy.proxy_leaf, *sent))
-    error = verify_as(server, "www.example.com")
+    error = fail(server.url("/"), UntrustedCertificateError, server_hostname="www.example.com")
     assert error.verify_code == (19 if send_root else 20)
     assert error.cause is VerificationCause.TLS_INSPECTION
     message = str(error)
@@ -285,7 +257,7 @@ def test_private_name_is_not_called_inspection(
     hierarchy: Hierarchy, start_server: StartServer, responder: HTTPResponder
 ) -> None:
     server = serve(start_server, responder, server_context(hierarchy.pki, hierarchy.proxy_leaf))
-    error = verify_as(server, "corp.internal")
+    error = fail(server.url("/"), UntrustedCertificateError, server_hostname="corp.internal")
     assert error.cause is VerificationCause.UNTRUSTED_ROOT
 
 
@@ -293,7 +265,13 @@ def test_inspection_needs_system_store(
     hierarchy: Hierarchy, start_server: StartServer, responder: HTTPResponder
 ) -> None:
     server = serve(start_server, responder, server_context(hierarchy.pki, hierarchy.proxy_leaf))
-    error = verify_as(server, "www.example.com", cafile=hierarchy.root_file, system_ca=False)
+    error = fail(
+        server.url("/"),
+        UntrustedCertificateError,
+        server_hostname="www.example.com",
+        cafile=hierarchy.root_file,
+        system_ca=False,
+    )
     assert error.cause is VerificationCause.UNTRUSTED_ROOT
 
 
@@ -318,7 +296,7 @@ def test_wildcard_matches_one_label(
     ca: trustme.CA, start_server: StartServer, responder: HTTPResponder, ca_file: str
 ) -> None:
     server = serve(start_server, responder, make_server_context(ca.issue_cert("*.localhost")))
-    error = verify_as(server, "a.b.localhost", cafile=ca_file)
+    error = fail(server.url("/"), HostnameMismatchError, server_hostname="a.b.localhost", cafile=ca_file)
     assert error.cause is VerificationCause.HOSTNAME_MISMATCH
     assert "a wildcard such as *.localhost matches exactly one label, so not a.b.localhost" in str(error)
 
@@ -414,8 +392,10 @@ def test_clock_before_release_is_wrong(
         anchors=(),
         uses_system_store=True,
         accepts_partial_chain=True,
+        checks_chain_crls=False,
         security_level=2,
         now=CLOCK_FLOOR - datetime.timedelta(days=400),
+        default_fix="",
     )
     finding = find_cause(facts)
     assert finding.cause is VerificationCause.NOT_YET_VALID
@@ -490,6 +470,25 @@ def test_strict_x509_rule(
     assert "VERIFY_X509_STRICT" in str(error)
 
 
+def test_revoked_certificate(
+    hierarchy: Hierarchy, start_server: StartServer, responder: HTTPResponder, tmp_path: Path
+) -> None:
+    issuer = KeyPair(str(hierarchy.intermediate.cert), str(hierarchy.intermediate.key))
+    crl = make_crl(issuer, str(tmp_path), "intermediate", [str(hierarchy.leaf.cert)])
+    context = server_context(hierarchy.pki, hierarchy.leaf, hierarchy.intermediate)
+    server = serve(start_server, responder, context)
+    error = fail(server.url("/"), CertificateRevokedError, cafile=hierarchy.root_file, crlfile=crl)
+    assert error.verify_code == 23
+    assert error.cause is VerificationCause.REVOKED
+    assert error.diagnosis is not None
+    assert error.diagnosis.certificate == error.chain[0]
+    assert "VERIFY_CRL_CHECK_LEAF" in error.diagnosis.verify_flags
+    assert (
+        f'The server certificate "CN=localhost" (serial 20:02) is listed as revoked in the CRL of "{INTERMEDIATE_NAME}"'
+        in str(error)
+    )
+
+
 # Facts and bounds of the diagnosis.
 
 
@@ -559,6 +558,21 @@ def test_diagnosis_bounded_by_timeout(
     # Without the chain, the cause comes from OpenSSL's code alone.
     assert diagnosis.cause is VerificationCause.UNTRUSTED_ROOT
     assert "chain not read: the second handshake failed" in str(caught.value)
+
+
+def test_no_second_handshake_through_proxy(
+    hierarchy: Hierarchy, start_server: StartServer, responder: HTTPResponder
+) -> None:
+    server = serve(start_server, responder, server_context(hierarchy.pki, hierarchy.leaf))
+    with ConnectProxy() as proxy:
+        error = fail(server.url("/"), UntrustedCertificateError, proxy=proxy.url)
+    assert error.diagnosis is not None
+    assert error.chain == ()
+    assert (
+        error.diagnosis.chain_error == "the connection went through a proxy, so no second handshake was made"
+    )
+    assert error.cause is VerificationCause.UNTRUSTED_ROOT
+    assert server.connections == 1
 
 
 def test_closed_port_leaves_chain_empty(

@@ -18,6 +18,7 @@ from tlskit._http11 import (
     ResponseParser,
     build_request,
     validate_header,
+    validate_method,
 )
 
 
@@ -274,3 +275,102 @@ def test_endless_headers_stop_at_limit() -> None:
             assert parser.next_event() is NEED_DATA
             parser.feed(b"X-Drip: 0123456789\r\n")
     assert caught.value.limit in ("max_header_bytes", "max_header_count")
+
+
+def test_validate_method() -> None:
+    assert validate_method("get") == "GET"
+    for bad in ("GET /x", "G\r\nET", "", "PO:ST"):
+        with pytest.raises(InvalidHeaderError) as caught:
+            validate_method(bad)
+        assert caught.value.field == "method"
+
+
+MORE_REJECTED = [
+    (b"HTTP/1.1 099 Low\r\n\r\n", ProtocolError, "invalid status line"),
+    (b"HTTP/1.1 000 Zero\r\n\r\n", ProtocolError, "invalid status line"),
+    (b"HTTP/1.1 200 O\x00K\r\nContent-Length: 0\r\n\r\n", ProtocolError, "invalid status line"),
+    (
+        b"HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999\r\n\r\n",
+        ProtocolError,
+        "invalid Content-Length",
+    ),
+    (b"HTTP/1.1 200 OK\r\nContent-Length: 1 0\r\n\r\n", ProtocolError, "invalid Content-Length"),
+    (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;\x00\r\n", ProtocolError, "invalid chunk size"),
+    (
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n 5\r\nhello\r\n0\r\n\r\n",
+        ProtocolError,
+        "invalid chunk",
+    ),
+]
+
+
+@pytest.mark.parametrize("data, error, text", MORE_REJECTED)
+def test_parser_rejects_more(data: bytes, error: type, text: str) -> None:
+    with pytest.raises(error) as caught:
+        parse(data)
+    assert type(caught.value) is error
+    assert text in str(caught.value)
+
+
+def test_status_999_accepted() -> None:
+    head, body, _ = parse(b"HTTP/1.1 999 Request denied\r\nContent-Length: 2\r\n\r\nno")
+    assert head.status == 999
+    assert body == b"no"
+
+
+def test_connect_success_has_no_body() -> None:
+    parser = ResponseParser("CONNECT")
+    parser.feed(b"HTTP/1.1 200 Connection established\r\n\r\n\x16\x03\x01")
+    assert isinstance(parser.next_event(), ResponseHead)
+    assert isinstance(parser.next_event(), EndOfResponse)
+    assert parser.leftover == b"\x16\x03\x01"
+
+
+def test_connect_refusal_has_body() -> None:
+    head, body, _ = parse(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 4\r\n\r\nnope", "CONNECT")
+    assert head.status == 403
+    assert body == b"nope"
+
+
+def test_endless_interim_responses_stop_at_limit() -> None:
+    parser = ResponseParser()
+    parser.feed(b"HTTP/1.1 100 Continue\r\n\r\n" * 50)
+    with pytest.raises(LimitExceededError) as caught:
+        parser.next_event()
+    assert caught.value.limit == "max_interim_responses"
+    assert caught.value.value == 16
+
+
+def test_head_split_across_pieces_at_every_point() -> None:
+    data = b"HTTP/1.1 200 OK\r\nX-A: 1\r\nContent-Length: 3\r\n\r\nabc"
+    for cut in range(1, len(data)):
+        parser = ResponseParser()
+        parser.feed(data[:cut])
+        event = parser.next_event()
+        if event is NEED_DATA:
+            parser.feed(data[cut:])
+            event = parser.next_event()
+        assert isinstance(event, ResponseHead), cut
+        assert event.headers["x-a"] == "1"
+
+
+def test_transfer_encoding_with_length_not_reused() -> None:
+    data = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"
+    _, body, end = parse(data)
+    assert body == b"abc"
+    assert end.keep_alive is False
+
+
+def test_close_delimited_body_is_not_reused() -> None:
+    _, body, end = parse(b"HTTP/1.1 200 OK\r\nConnection: keep-alive\r\n\r\nuntil close")
+    assert body == b"until close"
+    assert end.keep_alive is False
+
+
+def test_chunked_trailers_limit() -> None:
+    limits = Limits(max_header_bytes=1024)
+    data = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n" + b"X-T: " + b"y" * 100 + b"\r\n"
+    data = data + (b"X-T: " + b"y" * 100 + b"\r\n") * 20
+    with pytest.raises(LimitExceededError) as caught:
+        parse(data, eof=False, limits=limits)
+    assert caught.value.limit == "max_header_bytes"

@@ -16,6 +16,7 @@ from ._errors import (
     CertificateRevokedError,
     ClientCertificateRequiredError,
     ConnectError,
+    DecodingError,
     HandshakeError,
     HostnameMismatchError,
     HTTPStatusError,
@@ -29,9 +30,13 @@ from ._errors import (
     PolicyError,
     ProtocolError,
     ProtocolVersionError,
+    ProxyError,
+    RedirectError,
     RemoteDisconnectedError,
+    RevocationCheckError,
     TimeoutExceededError,
     TLSKitError,
+    TooManyRedirectsError,
     UntrustedCertificateError,
     VerificationError,
     WeakCertificateError,
@@ -39,9 +44,13 @@ from ._errors import (
 from ._extensions import CertificateExtension
 from ._headers import Headers
 from ._http11 import Limits
-from ._policy import CipherProfile, TLSPolicy
+from ._policy import TLSPolicy
 from ._response import Response
+from ._retry import Retry
+from ._streaming import StreamingResponse
+from ._timeouts import Timeout
 from ._version import __version__
+from ._versions import CipherProfile
 
 __all__ = [
     "CertificateExpiredError",
@@ -53,6 +62,7 @@ __all__ = [
     "Client",
     "ClientCertificateRequiredError",
     "ConnectError",
+    "DecodingError",
     "Diagnosis",
     "HTTPStatusError",
     "HandshakeError",
@@ -70,12 +80,19 @@ __all__ = [
     "PolicyError",
     "ProtocolError",
     "ProtocolVersionError",
+    "ProxyError",
+    "RedirectError",
     "RemoteDisconnectedError",
     "Response",
+    "Retry",
+    "RevocationCheckError",
+    "StreamingResponse",
     "TLSInfo",
     "TLSKitError",
     "TLSPolicy",
+    "Timeout",
     "TimeoutExceededError",
+    "TooManyRedirectsError",
     "UntrustedCertificateError",
     "VerificationCause",
     "VerificationError",

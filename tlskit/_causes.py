@@ -61,8 +61,10 @@ class Facts(NamedTuple):
     anchors: Tuple[PeerCertificate, ...]  # trust anchors the context had loaded
     uses_system_store: bool
     accepts_partial_chain: bool
+    checks_chain_crls: bool  # CRLs are checked for every certificate, not the leaf alone
     security_level: int
     now: datetime.datetime
+    default_fix: str  # the fix the error's class suggests without a diagnosis
 
 
 class Finding(NamedTuple):
@@ -198,8 +200,8 @@ def _hostname(facts: Facts) -> Finding:
     return Finding(
         VerificationCause.HOSTNAME_MISMATCH,
         summary + wildcard_note,
-        f"Connect with a name the certificate lists, or reissue the certificate with {kind}:{facts.host} "
-        "in its subjectAltName.",
+        f"Connect with a name the certificate lists (or set TLSPolicy.server_hostname to one), or reissue "
+        f"the certificate with {kind}:{facts.host} in its subjectAltName.",
         leaf,
     )
 
@@ -290,7 +292,8 @@ def _weak_key(facts: Facts) -> Finding:
             return Finding(
                 VerificationCause.WEAK_KEY,
                 f'the {_role(cert, facts)} "{cert.subject}" is too weak: {reason}',
-                "Reissue it with an RSA key of at least 2048 bits or an ECDSA P-256 key.",
+                "Reissue it with an RSA key of at least 2048 bits or an ECDSA P-256 key, or lower "
+                "TLSPolicy.security_level if you accept the risk.",
                 cert,
             )
     return _other(facts)
@@ -303,7 +306,8 @@ def _weak_signature(facts: Facts) -> Finding:
             return Finding(
                 VerificationCause.WEAK_SIGNATURE,
                 f'the {_role(cert, facts)} "{cert.subject}" is too weak: {reason}',
-                "Reissue it signed with SHA-256 or a stronger digest.",
+                "Reissue it signed with SHA-256 or a stronger digest, or lower TLSPolicy.security_level "
+                "if you accept the risk.",
                 cert,
             )
     return _other(facts)
@@ -328,17 +332,27 @@ def _strict(facts: Facts) -> Finding:
         VerificationCause.STRICT_X509,
         f"{about} breaks an RFC 5280 rule that strict verification enforces: {rule}",
         f"Reissue it ({fix}). Python 3.13 verifies with VERIFY_X509_STRICT by default, as tlskit "
-        "does; older clients accept such a certificate, which is why it may work elsewhere.",
+        "does; older clients accept such a certificate, which is why it may work elsewhere. "
+        "TLSPolicy.strict_x509=False accepts it too, at the cost of those checks.",
         cert,
         rule=rule,
     )
 
 
 def _revoked(facts: Facts) -> Finding:
+    fix = "The server needs a new certificate from its CA; no client setting makes this connection safe."
+    if facts.checks_chain_crls:
+        # OpenSSL does not report which certificate of the chain was listed.
+        return Finding(
+            VerificationCause.REVOKED, "a certificate of the chain is listed as revoked in a CRL", fix
+        )
+    leaf = facts.chain[0]
     return Finding(
         VerificationCause.REVOKED,
-        "a certificate of the chain is listed as revoked in the certificate revocation list",
-        "The server needs a new certificate from its CA; no client setting makes this connection safe.",
+        f'the server certificate "{leaf.subject}" (serial {leaf.serial_number_hex}) is listed as revoked '
+        f'in the CRL of "{leaf.issuer}"',
+        fix,
+        leaf,
     )
 
 
@@ -346,7 +360,7 @@ def _other(facts: Facts) -> Finding:
     return Finding(
         VerificationCause.OTHER,
         f"OpenSSL rejected the chain: {facts.verify_message}",
-        "Run 'tlskit doctor' on the URL to list every problem of the chain.",
+        f"{facts.default_fix} 'tlskit doctor URL' lists every problem of the chain.".lstrip(),
     )
 
 
@@ -356,7 +370,7 @@ def _from_code_alone(facts: Facts) -> Finding:
     return Finding(
         cause,
         f"OpenSSL rejected the chain: {facts.verify_message}",
-        "The server's chain could not be read for a closer diagnosis; run 'tlskit doctor' on the URL.",
+        f"{facts.default_fix} The server's chain could not be read for a closer diagnosis.".lstrip(),
         rule=rule,
     )
 

@@ -18,9 +18,7 @@ from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 from . import _oids
 from ._certs import PeerCertificate
-
-# The security level tlskit sets on every context (see `_context`).
-DEFAULT_SECURITY_LEVEL = 2
+from ._policy import DEFAULT_SECURITY_LEVEL
 
 # Smallest RSA/DSA modulus and EC field size, in bits, per OpenSSL security
 # level (SSL_CTX_set_security_level(3)): 80, 112, 128, 192 and 256 bits of

@@ -13,7 +13,7 @@ under ``--debug``. Exit statuses, one per failure class:
 5     timed out
 6     TLS handshake failed
 7     certificate verification failed
-8     server broke the HTTP protocol or a limit
+8     server broke the HTTP protocol or a limit, or a redirect was rejected
 ====  ==================================================
 """
 
@@ -47,6 +47,7 @@ _EXIT_STATUSES: Sequence[Tuple[type, int]] = (
     (_errors.VerificationError, EXIT_VERIFICATION),
     (_errors.HandshakeError, EXIT_HANDSHAKE),
     (_errors.ProtocolError, EXIT_PROTOCOL),
+    (_errors.RedirectError, EXIT_PROTOCOL),
 )
 
 

@@ -1,64 +1,101 @@
 """Client and get(): the request path from URL to Response.
 
-A request runs these steps:
+A call runs these steps:
 
-1. Parse the URL and merge the request's policy fields into the client's policy.
-2. Build the request bytes from default and caller headers, validated first.
-3. Take an idle connection for (origin, policy) from the pool, or open one.
-4. Exchange request and response within the timeout's deadline.
-5. Return the connection to the pool if the response allows reuse.
-
-A pooled connection may have been closed by the server while idle, which
-shows only when the request gets no response at all. Such a request is
-retried once on a fresh connection, when its method is idempotent.
+1. Merge the call's arguments into the client's defaults and start the
+   call's `Deadline`; parse the URL and prepare method, fields and content.
+   Bad input raises here, before any byte is sent.
+2. Send one hop (`tlskit._exchange.send_hop`): a pooled or new connection,
+   the request, the response head.
+3. With a `Retry`, send the hop again after a connect failure, or after a
+   retryable status to an idempotent request, waiting as the Retry sets.
+4. Follow redirects up to ``max_redirects``: read each redirect's body so
+   its connection can be reused, keep it in ``history``, and drop content
+   and credentials as `tlskit._redirects` decides.
+5. Return the last response: `Client.request` reads its body in full,
+   `Client.stream` leaves it to the caller.
 """
 
 from __future__ import annotations
 
+import enum
 import logging
 import time
 from types import TracebackType
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple, Type, Union
+from typing import Any, Dict, List, Optional, Tuple, Type, Union
 
-from ._connection import Connection, open_connection
 from ._context import context_for
-from ._errors import InvalidHeaderError, RemoteDisconnectedError
-from ._http11 import DEFAULT_LIMITS, Limits, build_request, validate_header
+from ._download import ProgressCallback, save_body
+from ._errors import ConnectError, TimeoutExceededError, TooManyRedirectsError
+from ._exchange import send_hop
+from ._http11 import DEFAULT_LIMITS, Limits, validate_method
 from ._policy import TLSPolicy, make_policy
 from ._pool import ConnectionPool
+from ._redirects import REDIRECT_STATUSES, next_url, redirected_spec
+from ._request import (
+    DEFAULT_FIELDS,
+    ContentType,
+    HeadersType,
+    RequestOptions,
+    RequestSpec,
+    RetriesType,
+    encode_content,
+    header_fields,
+    make_options,
+    merge_fields,
+    prepare_spec,
+)
 from ._response import Response
+from ._retry import is_connect_failure
+from ._streaming import StreamingResponse
+from ._timeouts import Deadline, TimeoutType
 from ._url import URL, parse_url
-from ._version import __version__
 
 log = logging.getLogger(__name__)
 
-HeadersType = Union[Mapping[str, str], Iterable[Tuple[str, str]], None]
-
 DEFAULT_TIMEOUT_SECONDS = 30.0
-USER_AGENT = f"tlskit/{__version__}"
+DEFAULT_MAX_REDIRECTS = 10
 
-# Methods that RFC 9110 9.2.2 defines as idempotent: safe to send twice.
-IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
+
+class _Unset(enum.Enum):
+    """Marks an argument the caller did not pass, so the client's default applies."""
+
+    UNSET = "UNSET"
+
+
+UNSET = _Unset.UNSET
+
+AuthType = Optional[Tuple[str, str]]
 
 
 class Client:
     """An HTTPS client that keeps connections alive between requests.
 
     Use it as a context manager, or call `close` when done. One client may be
-    shared by many threads.
+    shared by many threads. Each keyword below sets a default that a call
+    can override with a keyword of the same name.
 
     Args:
         policy: TLS policy for every request; the default TLSPolicy when None.
         headers: header fields sent with every request; caller fields replace
             defaults of the same name.
-        timeout: seconds that bound each request from connect to last body
-            byte, or None for no limit.
-        limits: limits on response heads.
+        timeout: seconds that bound each call from connect to last body byte,
+            redirects and retries included, or a `Timeout`, or None for no limit.
+        limits: limits on response heads and on decoding.
         max_body: largest response body accepted, in bytes, or None.
-        **fields: TLSPolicy fields that override those of ``policy``.
+        follow_redirects: follow 301, 302, 303, 307 and 308 responses.
+        max_redirects: most redirects followed in one call.
+        proxy: http:// URL of a proxy for every request; None to use the
+            environment's, when ``trust_env`` is on.
+        allow_http: accept http:// URLs and redirects to them.
+        decode_content: undo gzip and deflate content codings.
+        retries: a count or a `Retry`; None sends each request once, apart
+            from one retry after a stale pooled connection.
+        **fields: TLSPolicy fields that override those of ``policy``, such as
+            ``cafile``, ``verify`` or ``trust_env``.
 
     Raises:
-        PolicyError: the policy is invalid or a CA or certificate file cannot be loaded.
+        PolicyError: a setting is invalid, or a CA or certificate file cannot be loaded.
     """
 
     def __init__(
@@ -66,19 +103,39 @@ class Client:
         policy: Optional[TLSPolicy] = None,
         *,
         headers: HeadersType = None,
-        timeout: Optional[float] = DEFAULT_TIMEOUT_SECONDS,
+        timeout: TimeoutType = DEFAULT_TIMEOUT_SECONDS,
         limits: Limits = DEFAULT_LIMITS,
         max_body: Optional[int] = None,
+        follow_redirects: bool = True,
+        max_redirects: int = DEFAULT_MAX_REDIRECTS,
+        proxy: Optional[str] = None,
+        allow_http: bool = False,
+        decode_content: bool = True,
+        retries: RetriesType = None,
         **fields: Any,
     ) -> None:
         self.policy = make_policy(policy, fields)
         # Built now so that a bad CA file fails here, not at the first request.
         context_for(self.policy)
-        self.headers: List[Tuple[str, str]] = _header_fields(headers)
-        self.timeout = timeout
-        self.limits = limits
-        self.max_body = max_body
+        self._fields = merge_fields(DEFAULT_FIELDS, header_fields(headers))
+        self._options = make_options(
+            self.policy,
+            timeout=timeout,
+            limits=limits,
+            max_body=max_body,
+            follow_redirects=follow_redirects,
+            max_redirects=max_redirects,
+            proxy=proxy,
+            allow_http=allow_http,
+            decode_content=decode_content,
+            retries=retries,
+        )
         self._pool = ConnectionPool()
+
+    @property
+    def options(self) -> RequestOptions:
+        """The client's default settings for each call."""
+        return self._options
 
     def __enter__(self) -> Client:
         return self
@@ -100,25 +157,76 @@ class Client:
         url: str,
         *,
         headers: HeadersType = None,
-        timeout: Union[float, None, object] = ...,
-        max_body: Union[int, None, object] = ...,
+        auth: AuthType = None,
+        url_credentials: bool = False,
+        timeout: Union[TimeoutType, _Unset] = UNSET,
+        max_body: Union[int, None, _Unset] = UNSET,
+        follow_redirects: Union[bool, _Unset] = UNSET,
+        max_redirects: Union[int, _Unset] = UNSET,
+        proxy: Union[str, None, _Unset] = UNSET,
+        allow_http: Union[bool, _Unset] = UNSET,
+        decode_content: Union[bool, _Unset] = UNSET,
+        retries: Union[RetriesType, _Unset] = UNSET,
         **fields: Any,
     ) -> Response:
         """Send a GET request and return the complete response.
 
         Args:
-            url: an ``https://`` URL.
+            url: an ``https://`` URL (``http://`` with ``allow_http=True``).
             headers: extra header fields for this request.
-            timeout: overrides the client's timeout for this request.
-            max_body: overrides the client's max_body for this request.
+            auth: (user, password) for Basic authentication; dropped when a
+                redirect leads to another origin.
+            url_credentials: send the URL's ``user:password@`` as Basic
+                authentication. Without it, such a URL raises `InvalidURLError`.
+            timeout, max_body, follow_redirects, max_redirects, proxy,
+            allow_http, decode_content, retries: override the client's
+                settings for this request; see `Client`.
             **fields: TLSPolicy fields that override the client's policy for this request.
 
         Raises:
             InvalidURLError, InvalidHeaderError, PolicyError: bad input; nothing was sent.
-            ConnectError, TimeoutExceededError, HandshakeError, VerificationError,
-            ProtocolError: the connection or the response failed.
+            ConnectError, ProxyError, TimeoutExceededError, HandshakeError,
+            VerificationError: the connection failed.
+            ProtocolError, IncompleteBodyError, LimitExceededError,
+            DecodingError: the response broke HTTP/1.1 or a limit.
+            RedirectError, TooManyRedirectsError: a redirect was rejected.
         """
-        return self.request("GET", url, headers=headers, timeout=timeout, max_body=max_body, **fields)
+        return self.request(
+            "GET",
+            url,
+            headers=headers,
+            auth=auth,
+            url_credentials=url_credentials,
+            timeout=timeout,
+            max_body=max_body,
+            follow_redirects=follow_redirects,
+            max_redirects=max_redirects,
+            proxy=proxy,
+            allow_http=allow_http,
+            decode_content=decode_content,
+            retries=retries,
+            **fields,
+        )
+
+    def head(self, url: str, **kwargs: Any) -> Response:
+        """Send a HEAD request; takes the keywords of `get`."""
+        return self.request("HEAD", url, **kwargs)
+
+    def post(self, url: str, **kwargs: Any) -> Response:
+        """Send a POST request; takes the keywords of `request`, such as ``body`` or ``json``."""
+        return self.request("POST", url, **kwargs)
+
+    def put(self, url: str, **kwargs: Any) -> Response:
+        """Send a PUT request; takes the keywords of `request`."""
+        return self.request("PUT", url, **kwargs)
+
+    def patch(self, url: str, **kwargs: Any) -> Response:
+        """Send a PATCH request; takes the keywords of `request`."""
+        return self.request("PATCH", url, **kwargs)
+
+    def delete(self, url: str, **kwargs: Any) -> Response:
+        """Send a DELETE request; takes the keywords of `request`."""
+        return self.request("DELETE", url, **kwargs)
 
     def request(
         self,
@@ -126,132 +234,267 @@ class Client:
         url: str,
         *,
         headers: HeadersType = None,
-        body: bytes = b"",
-        timeout: Union[float, None, object] = ...,
-        max_body: Union[int, None, object] = ...,
+        body: ContentType = None,
+        json: Any = UNSET,
+        auth: AuthType = None,
+        url_credentials: bool = False,
+        timeout: Union[TimeoutType, _Unset] = UNSET,
+        max_body: Union[int, None, _Unset] = UNSET,
+        follow_redirects: Union[bool, _Unset] = UNSET,
+        max_redirects: Union[int, _Unset] = UNSET,
+        proxy: Union[str, None, _Unset] = UNSET,
+        allow_http: Union[bool, _Unset] = UNSET,
+        decode_content: Union[bool, _Unset] = UNSET,
+        retries: Union[RetriesType, _Unset] = UNSET,
         **fields: Any,
     ) -> Response:
         """Send a request with ``method`` and return the complete response.
 
-        Takes the same arguments as `get`, plus ``body``, sent with a
-        Content-Length header.
+        Takes the arguments of `get`, plus ``body`` (bytes) or ``json`` (any
+        value `json.dumps` accepts, sent as UTF-8 with Content-Type
+        application/json), sent with Content-Length.
         """
-        # 1. Inputs: URL, policy, limits.
-        parsed = parse_url(url)
-        policy = make_policy(self.policy, fields) if fields else self.policy
-        request_timeout = self.timeout if timeout is ... else timeout
-        body_limit = self.max_body if max_body is ... else max_body
-        deadline = None if request_timeout is None else time.monotonic() + float(request_timeout)  # type: ignore[arg-type]
-
-        # 2. Request bytes.
-        method = method.upper()
-        request_bytes = build_request(
-            method, parsed.target, self._request_fields(parsed, headers, body), body
+        response = self.stream(
+            url,
+            method=method,
+            headers=headers,
+            body=body,
+            json=json,
+            auth=auth,
+            url_credentials=url_credentials,
+            timeout=timeout,
+            max_body=max_body,
+            follow_redirects=follow_redirects,
+            max_redirects=max_redirects,
+            proxy=proxy,
+            allow_http=allow_http,
+            decode_content=decode_content,
+            retries=retries,
+            **fields,
         )
+        with response:
+            return response.read_response()
 
-        # 3-5. Connection, exchange, reuse.
-        key = (parsed.origin, policy)
-        connection = self._pool.acquire(key)
-        reused = connection is not None
-        if connection is None:
-            connection = self._connect(parsed, policy, request_timeout, deadline)  # type: ignore[arg-type]
-        try:
-            head, content, reusable = connection.exchange(
-                request_bytes,
-                method,
-                limits=self.limits,
-                max_body=body_limit,  # type: ignore[arg-type]
-                deadline=deadline,
-                read_timeout=request_timeout,  # type: ignore[arg-type]
-            )
-        except RemoteDisconnectedError:
-            connection.close()
-            if not reused or method not in IDEMPOTENT_METHODS:
-                raise
-            log.debug(
-                "idle connection to %s was closed by the server; retrying on a new one", parsed.authority
-            )
-            connection = self._connect(parsed, policy, request_timeout, deadline)  # type: ignore[arg-type]
-            try:
-                head, content, reusable = connection.exchange(
-                    request_bytes,
-                    method,
-                    limits=self.limits,
-                    max_body=body_limit,  # type: ignore[arg-type]
-                    deadline=deadline,
-                    read_timeout=request_timeout,  # type: ignore[arg-type]
-                )
-            except BaseException:
-                connection.close()
-                raise
-        except BaseException:
-            connection.close()
-            raise
+    def stream(
+        self,
+        url: str,
+        *,
+        method: str = "GET",
+        headers: HeadersType = None,
+        body: ContentType = None,
+        json: Any = UNSET,
+        auth: AuthType = None,
+        url_credentials: bool = False,
+        timeout: Union[TimeoutType, _Unset] = UNSET,
+        max_body: Union[int, None, _Unset] = UNSET,
+        follow_redirects: Union[bool, _Unset] = UNSET,
+        max_redirects: Union[int, _Unset] = UNSET,
+        proxy: Union[str, None, _Unset] = UNSET,
+        allow_http: Union[bool, _Unset] = UNSET,
+        decode_content: Union[bool, _Unset] = UNSET,
+        retries: Union[RetriesType, _Unset] = UNSET,
+        **fields: Any,
+    ) -> StreamingResponse:
+        """Send a request and return the response with its body still unread.
 
-        tls = connection.tls
-        if reusable:
-            self._pool.release(key, connection)
-        else:
-            connection.close()
-        return Response(head.status, head.reason, head.headers, content, str(parsed), head.http_version, tls)
+        Use the result as a context manager::
 
-    def _connect(
-        self, url: URL, policy: TLSPolicy, timeout: Optional[float], deadline: Optional[float]
-    ) -> Connection:
-        return open_connection(url, policy, context_for(policy), connect_timeout=timeout, deadline=deadline)
+            with client.stream(url) as response:
+                for chunk in response.iter_bytes(65536):
+                    ...
 
-    def _request_fields(self, url: URL, headers: HeadersType, body: bytes) -> List[Tuple[str, str]]:
-        """Merge default, client and request header fields; later ones replace earlier ones by name."""
-        merged: Dict[str, Tuple[str, str]] = {
-            "host": ("Host", url.authority),
-            "user-agent": ("User-Agent", USER_AGENT),
-            "accept": ("Accept", "*/*"),
-            "accept-encoding": ("Accept-Encoding", "identity"),
+        Takes the arguments of `request`. The total timeout, if any, keeps
+        running while the body is read; pass ``Timeout(connect=..., read=...)``
+        to bound only each step of a long download.
+        """
+        options = self._call_options(
+            fields,
+            timeout=timeout,
+            max_body=max_body,
+            follow_redirects=follow_redirects,
+            max_redirects=max_redirects,
+            proxy=proxy,
+            allow_http=allow_http,
+            decode_content=decode_content,
+            retries=retries,
+        )
+        deadline = Deadline(options.timeout)
+        parsed = parse_url(url, allow_http=options.allow_http)
+        content, content_type = encode_content(body, json, json is not UNSET)
+        spec = prepare_spec(
+            validate_method(method),
+            parsed,
+            self._fields,
+            headers,
+            content,
+            content_type,
+            auth,
+            url_credentials,
+        )
+        return self._follow_redirects(spec, parsed, options, deadline)
+
+    def download(
+        self,
+        url: str,
+        path: str,
+        *,
+        progress: Optional[ProgressCallback] = None,
+        chunk_size: int = 64 * 1024,
+        **kwargs: Any,
+    ) -> StreamingResponse:
+        """Save the body of a GET response to ``path``, replacing it only once the body is complete.
+
+        The body goes to a temporary file beside ``path``, which is renamed
+        over ``path`` only after the last byte arrived. On any error the
+        temporary file is deleted and ``path`` is left as it was.
+
+        Args:
+            url: the URL to fetch.
+            path: where to save the body.
+            progress: called as ``progress(bytes_written, total)`` after each
+                chunk, with ``total`` from Content-Length when the response
+                has no Content-Encoding, else None.
+            chunk_size: bytes per write.
+            **kwargs: the keywords of `stream`.
+
+        Returns:
+            The response, with its body already read into the file.
+
+        Raises:
+            HTTPStatusError: the status is 400 or more; nothing is written.
+            The errors of `get`, and OSError when the file cannot be written.
+        """
+        with self.stream(url, **kwargs) as response:
+            response.raise_for_status()
+            save_body(response, path, progress, chunk_size)
+        return response
+
+    def _call_options(self, fields: Any, **overrides: Any) -> RequestOptions:
+        """Return the client's options with the call's arguments applied."""
+        given = {name: value for name, value in overrides.items() if value is not UNSET}
+        if not given and not fields:
+            return self._options
+        base = self._options
+        settings: Dict[str, Any] = {
+            "timeout": base.timeout,
+            "limits": base.limits,
+            "max_body": base.max_body,
+            "follow_redirects": base.follow_redirects,
+            "max_redirects": base.max_redirects,
+            "proxy": base.proxy,
+            "allow_http": base.allow_http,
+            "decode_content": base.decode_content,
+            "retries": base.retry,
         }
-        if body:
-            merged["content-length"] = ("Content-Length", str(len(body)))
-        for name, value in self.headers:
-            merged[name.lower()] = (name, value)
-        for name, value in _header_fields(headers):
-            merged[name.lower()] = (name, value)
-        return list(merged.values())
+        settings.update(given)
+        policy = make_policy(base.policy, fields) if fields else base.policy
+        return make_options(policy, **settings)
+
+    def _follow_redirects(
+        self, spec: RequestSpec, url: URL, options: RequestOptions, deadline: Deadline
+    ) -> StreamingResponse:
+        history: List[Response] = []
+        while True:
+            response = self._send_with_retries(spec, url, options, deadline)
+            location = response.headers.get("location")
+            if not options.follow_redirects or response.status not in REDIRECT_STATUSES or location is None:
+                response.history = history
+                return response
+            with response:
+                history.append(response.read_response())
+            if len(history) > options.max_redirects:
+                raise TooManyRedirectsError(
+                    f"stopped after {options.max_redirects} redirects; the last one, from {url}, pointed "
+                    f"to {location!r}. Raise max_redirects, or pass follow_redirects=False to get the 3xx "
+                    "response.",
+                    location=location,
+                    history=history,
+                    host=url.host,
+                    port=url.port,
+                )
+            following = next_url(url, location, allow_http=options.allow_http, history=list(history))
+            log.debug("redirect %s from %s to %s", response.status, url, following)
+            spec = redirected_spec(spec, response.status, url, following)
+            url = following
+
+    def _send_with_retries(
+        self, spec: RequestSpec, url: URL, options: RequestOptions, deadline: Deadline
+    ) -> StreamingResponse:
+        retry = options.retry
+        if retry is None:
+            return send_hop(self._pool, spec, url, options, deadline)
+        attempt = 1
+        while True:
+            try:
+                response = send_hop(self._pool, spec, url, options, deadline)
+            except (ConnectError, TimeoutExceededError) as exc:
+                if not is_connect_failure(exc) or not _wait(retry.delay(attempt), deadline, response=None):
+                    raise
+                log.debug("retry %d of %s %s after: %s", attempt, spec.method, url, exc)
+            else:
+                if not retry.is_retryable_status(spec.method, response.status):
+                    return response
+                delay = retry.delay(attempt, response.headers.get("retry-after"))
+                if not _wait(delay, deadline, response=response):
+                    return response
+                log.debug("retry %d of %s %s after status %d", attempt, spec.method, url, response.status)
+            attempt += 1
 
 
-def _header_fields(headers: HeadersType) -> List[Tuple[str, str]]:
-    """Turn a mapping or pairs into validated (name, value) fields."""
-    if headers is None:
-        return []
-    pairs = list(headers.items()) if isinstance(headers, Mapping) else list(headers)
-    for pair in pairs:
-        if not isinstance(pair, tuple) or len(pair) != 2:
-            raise InvalidHeaderError(
-                f"invalid header {pair!r}: expected a (name, value) pair.", field="headers"
-            )
-        validate_header(*pair)
-    return pairs
+def _wait(delay: Optional[float], deadline: Deadline, response: Optional[StreamingResponse]) -> bool:
+    """Sleep ``delay`` seconds before a retry and return True, or return False when no retry fits."""
+    remaining = deadline.remaining()
+    if delay is None or (remaining is not None and delay >= remaining):
+        return False
+    if response is not None:
+        response.close()
+    time.sleep(delay)
+    return True
 
 
 def get(
     url: str,
     *,
     headers: HeadersType = None,
-    timeout: Optional[float] = DEFAULT_TIMEOUT_SECONDS,
+    timeout: TimeoutType = DEFAULT_TIMEOUT_SECONDS,
     policy: Optional[TLSPolicy] = None,
     max_body: Optional[int] = None,
+    follow_redirects: bool = True,
+    max_redirects: int = DEFAULT_MAX_REDIRECTS,
+    proxy: Optional[str] = None,
+    allow_http: bool = False,
+    decode_content: bool = True,
+    retries: RetriesType = None,
+    auth: AuthType = None,
+    url_credentials: bool = False,
     **fields: Any,
 ) -> Response:
     """Send one GET request on a new connection and return the complete response.
 
     Args:
-        url: an ``https://`` URL.
+        url: an ``https://`` URL (``http://`` with ``allow_http=True``).
         headers: extra header fields.
-        timeout: seconds that bound the whole request, or None for no limit.
+        timeout: seconds that bound the whole call, redirects included, or a
+            `Timeout`, or None for no limit.
         policy: TLS policy; the default TLSPolicy when None.
-        max_body: largest response body accepted, in bytes, or None.
-        **fields: TLSPolicy fields, such as ``cafile="ca.pem"``.
+        max_body, follow_redirects, max_redirects, proxy, allow_http,
+        decode_content, retries: as for `Client`.
+        auth, url_credentials: as for `Client.get`.
+        **fields: TLSPolicy fields, such as ``cafile="ca.pem"`` or ``verify=False``.
 
     Raises:
-        The errors of `Client.get`, and `PolicyError` for an invalid policy.
+        The errors of `Client.get`.
     """
-    with Client(policy, timeout=timeout, max_body=max_body, **fields) as client:
-        return client.get(url, headers=headers)
+    with Client(
+        policy,
+        timeout=timeout,
+        max_body=max_body,
+        follow_redirects=follow_redirects,
+        max_redirects=max_redirects,
+        proxy=proxy,
+        allow_http=allow_http,
+        decode_content=decode_content,
+        retries=retries,
+        **fields,
+    ) as client:
+        return client.get(url, headers=headers, auth=auth, url_credentials=url_credentials)

@@ -1,4 +1,4 @@
-"""One TLS connection: connect, handshake, pin check, and the I/O of requests.
+"""One connection: connect, TLS handshake, pin check, and the I/O of requests.
 
 `open_connection` runs the phases in order, each with its own error mapping:
 
@@ -21,38 +21,36 @@ import socket
 import ssl
 import sys
 import time
-from typing import Dict, List, NamedTuple, Optional, Tuple, Type
+from typing import Dict, List, NamedTuple, Optional, Tuple
 
 from ._certs import spki_pin
 from ._errors import (
-    CertificateExpiredError,
-    CertificateNotYetValidError,
-    CertificateRevokedError,
-    ClientCertificateRequiredError,
     ConnectError,
     HandshakeError,
-    HostnameMismatchError,
     IncompleteBodyError,
-    InvalidChainError,
-    LimitExceededError,
-    NoSharedCipherError,
     PinMismatchError,
     ProtocolError,
-    ProtocolVersionError,
     RemoteDisconnectedError,
     TimeoutExceededError,
-    UntrustedCertificateError,
     VerificationError,
-    WeakCertificateError,
     format_address,
 )
-from ._http11 import NEED_DATA, BodyData, EndOfResponse, Limits, ResponseHead, ResponseParser
+from ._handshake import explain_handshake_failure, map_handshake_error, negotiated_cipher
+from ._http11 import BODY_UNTIL_CLOSE, ResponseParser
 from ._policy import TLSPolicy
+from ._timeouts import Deadline
 from ._url import URL
 
 log = logging.getLogger(__name__)
 
-RECEIVE_BYTES = 256 * 1024
+# A TLS record holds at most 16 KiB, and a larger buffer costs an allocation per read.
+RECEIVE_BYTES = 64 * 1024
+# After a failed first write, the server's alert (if it sent one) is already
+# in the receive buffer or arrives with the close, so a short wait suffices.
+PENDING_ALERT_TIMEOUT_SECONDS = 1.0
+# A probe handshake after a failed one waits at most this long, even when the
+# call has no timeout, because it only improves an error message.
+MAX_PROBE_SECONDS = 10.0
 
 
 class TLSInfo(NamedTuple):
@@ -74,95 +72,6 @@ class TLSInfo(NamedTuple):
     peer_certificate: Dict[str, object]
     peer_certificate_der: Optional[bytes]
     session_reused: bool
-
-
-# OpenSSL X509_V_ERR codes (include/openssl/x509_vfy.h) and the error each means.
-_VERIFY_CODE_ERRORS: Dict[int, Type[VerificationError]] = {
-    2: UntrustedCertificateError,  # UNABLE_TO_GET_ISSUER_CERT
-    9: CertificateNotYetValidError,  # CERT_NOT_YET_VALID
-    10: CertificateExpiredError,  # CERT_HAS_EXPIRED
-    13: CertificateNotYetValidError,  # ERROR_IN_CERT_NOT_BEFORE_FIELD
-    14: CertificateExpiredError,  # ERROR_IN_CERT_NOT_AFTER_FIELD
-    18: UntrustedCertificateError,  # DEPTH_ZERO_SELF_SIGNED_CERT
-    19: UntrustedCertificateError,  # SELF_SIGNED_CERT_IN_CHAIN
-    20: UntrustedCertificateError,  # UNABLE_TO_GET_ISSUER_CERT_LOCALLY
-    21: UntrustedCertificateError,  # UNABLE_TO_VERIFY_LEAF_SIGNATURE
-    23: CertificateRevokedError,  # CERT_REVOKED
-    27: UntrustedCertificateError,  # CERT_UNTRUSTED
-    28: UntrustedCertificateError,  # CERT_REJECTED
-    62: HostnameMismatchError,  # HOSTNAME_MISMATCH
-    63: HostnameMismatchError,  # EMAIL_MISMATCH
-    64: HostnameMismatchError,  # IP_ADDRESS_MISMATCH
-    66: WeakCertificateError,  # EE_KEY_TOO_SMALL
-    67: WeakCertificateError,  # CA_KEY_TOO_SMALL
-    68: WeakCertificateError,  # CA_MD_TOO_WEAK
-}
-
-_VERIFY_HINTS: Dict[Type[VerificationError], str] = {
-    UntrustedCertificateError: (
-        "Add the issuing CA to TLSPolicy.cafile, or make the server send its intermediate certificates."
-    ),
-    CertificateExpiredError: "Renew the server certificate, or check this machine's clock.",
-    CertificateNotYetValidError: "Check this machine's clock, or wait until the certificate's notBefore date.",
-    HostnameMismatchError: "Use a host name that the certificate lists in its subjectAltName.",
-    WeakCertificateError: "Reissue the certificate with a stronger key (RSA 2048+ or ECDSA P-256) and SHA-256.",
-    CertificateRevokedError: "The CA revoked this certificate; the server needs a new one.",
-    InvalidChainError: "Fix the server's certificate chain so that it follows X.509 rules.",
-}
-
-# OpenSSL reason codes for handshake failures that the policy can explain.
-_HANDSHAKE_REASONS: Dict[str, Tuple[Type[HandshakeError], str]] = {
-    "UNSUPPORTED_PROTOCOL": (ProtocolVersionError, "client and server share no TLS version"),
-    "TLSV1_ALERT_PROTOCOL_VERSION": (
-        ProtocolVersionError,
-        "server rejected every TLS version the policy offers",
-    ),
-    "WRONG_SSL_VERSION": (
-        ProtocolVersionError,
-        "server answered with a TLS version the policy does not allow",
-    ),
-    "NO_PROTOCOLS_AVAILABLE": (ProtocolVersionError, "no TLS version is enabled by the policy"),
-    "NO_SHARED_CIPHER": (NoSharedCipherError, "client and server share no cipher suite"),
-    "SSLV3_ALERT_HANDSHAKE_FAILURE": (
-        HandshakeError,
-        "server aborted the handshake (often: no shared cipher suite)",
-    ),
-    "NO_CIPHERS_AVAILABLE": (NoSharedCipherError, "no cipher suite is enabled by the policy"),
-    "TLSV13_ALERT_CERTIFICATE_REQUIRED": (
-        ClientCertificateRequiredError,
-        "server requires a client certificate; set TLSPolicy.client_cert",
-    ),
-}
-
-
-def map_handshake_error(exc: Exception, host: str, port: int) -> Exception:
-    """Return the tlskit error for an exception raised by the TLS handshake or first read."""
-    address = format_address(host, port)
-    if isinstance(exc, ssl.SSLCertVerificationError):
-        verify_class = _VERIFY_CODE_ERRORS.get(exc.verify_code, InvalidChainError)
-        return verify_class(
-            f"certificate verification failed for {address}: {exc.verify_message}. {_VERIFY_HINTS[verify_class]}",
-            host=host,
-            port=port,
-            verify_code=exc.verify_code,
-            verify_message=exc.verify_message,
-        )
-    if isinstance(exc, ssl.SSLError):
-        reason = exc.reason or ""
-        handshake_class, text = _HANDSHAKE_REASONS.get(reason, (HandshakeError, exc.strerror or str(exc)))
-        return handshake_class(
-            f"TLS handshake with {address} failed: {text} ({reason or exc}).",
-            host=host,
-            port=port,
-            reason=reason or None,
-        )
-    if isinstance(exc, socket.timeout):
-        return TimeoutExceededError(
-            f"TLS handshake with {address} timed out.", phase="handshake", host=host, port=port
-        )
-    return HandshakeError(
-        f"TLS handshake with {address} failed: the connection broke ({exc}).", host=host, port=port
-    )
 
 
 def verified_chain(sock: ssl.SSLSocket) -> List[bytes]:
@@ -230,10 +139,15 @@ def is_unclean_eof(exc: ssl.SSLError) -> bool:
 
 
 class Connection:
-    """A TLS connection to one origin, carrying one request at a time."""
+    """A connection to one origin, carrying one request at a time.
 
-    def __init__(self, sock: ssl.SSLSocket, url: URL, policy: TLSPolicy) -> None:
+    ``sock`` is an `ssl.SSLSocket` for https, or a plain socket for http
+    (``allow_http=True``), whose `tls` is None.
+    """
+
+    def __init__(self, sock: socket.socket, url: URL, policy: TLSPolicy) -> None:
         self.sock = sock
+        self.is_tls = isinstance(sock, ssl.SSLSocket)
         self.host = url.host
         self.port = url.port
         self.origin = url.origin
@@ -244,10 +158,10 @@ class Connection:
         self._tls: Optional[TLSInfo] = None
 
     @property
-    def tls(self) -> TLSInfo:
-        """TLS facts, read once per connection."""
-        if self._tls is None:
-            sock = self.sock
+    def tls(self) -> Optional[TLSInfo]:
+        """TLS facts, read once per connection; None on a plain http connection."""
+        sock = self.sock
+        if self._tls is None and isinstance(sock, ssl.SSLSocket):
             cipher = sock.cipher()
             self._tls = TLSInfo(
                 version=sock.version(),
@@ -270,95 +184,68 @@ class Connection:
         """Return whether an idle pooled connection can carry a new request.
 
         A server that closed the connection while it sat idle makes the socket
-        readable (EOF or a TLS alert); any such connection is unusable.
+        readable (EOF or a TLS alert). Bytes that nobody asked for make it
+        readable too. Either way the connection is unusable.
         """
+        sock = self.sock
         try:
-            if self.sock.pending():
+            if isinstance(sock, ssl.SSLSocket) and sock.pending():
                 return False
-            self.sock.settimeout(0)
+            sock.settimeout(0)
             try:
-                return not self.sock.recv(1)
+                if isinstance(sock, ssl.SSLSocket):
+                    return not sock.recv(1)
+                return not sock.recv(1, socket.MSG_PEEK)
             except (ssl.SSLWantReadError, BlockingIOError):
                 return True
         except (OSError, ValueError):
             return False
 
-    def exchange(
-        self,
-        request: bytes,
-        method: str,
-        *,
-        limits: Limits,
-        max_body: Optional[int],
-        deadline: Optional[float],
-        read_timeout: Optional[float],
-    ) -> Tuple[ResponseHead, bytes, bool]:
-        """Send ``request`` and read the whole response.
-
-        Returns:
-            The response head, the body, and whether the connection may be reused.
+    def send(self, data: bytes, deadline: Deadline, phase: str = "write") -> None:
+        """Send ``data`` in full; a timeout is reported with ``phase`` unless the total binds.
 
         Raises:
-            RemoteDisconnectedError: the server closed the connection before
-                sending any byte (a stale pooled connection).
-            ProtocolError, IncompleteBodyError, LimitExceededError: a bad response.
-            TimeoutExceededError: a read, write or the total deadline expired.
+            RemoteDisconnectedError: the connection broke, as a stale pooled one does.
+            TimeoutExceededError: the write or the total timeout expired.
         """
         self.requests += 1
-        self._set_timeout(read_timeout, deadline, "write")
+        phase = self._set_timeout(deadline, phase)
         try:
-            self.sock.sendall(request)
+            self.sock.sendall(data)
         except socket.timeout as exc:
-            raise self._timeout("write", read_timeout) from exc
+            raise deadline.expired(phase, self.host, self.port) from exc
         except OSError as exc:
+            alert = self._pending_alert() if self.requests == 1 else None
+            if alert is not None:
+                raise alert from exc
             raise RemoteDisconnectedError(
                 f"connection to {format_address(self.host, self.port)} broke while sending the request ({exc})",
                 host=self.host,
                 port=self.port,
             ) from exc
 
-        parser = ResponseParser(method, limits)
-        head: Optional[ResponseHead] = None
-        body: List[bytes] = []
-        received = 0
-        while True:
-            event = parser.next_event()
-            if event is NEED_DATA:
-                self._receive_into(parser, read_timeout, deadline)
-            elif type(event) is BodyData:
-                received += len(event.data)
-                if max_body is not None and received > max_body:
-                    raise LimitExceededError(
-                        f"response body from {format_address(self.host, self.port)} exceeds max_body ({max_body} bytes)",
-                        limit="max_body",
-                        value=max_body,
-                        host=self.host,
-                        port=self.port,
-                    )
-                body.append(event.data)
-            elif type(event) is ResponseHead:
-                head = event
-            else:
-                assert type(event) is EndOfResponse and head is not None
-                reusable = event.keep_alive and not parser.leftover
-                self.last_used = time.monotonic()
-                return head, b"".join(body), reusable
+    def receive(self, parser: ResponseParser, deadline: Deadline, phase: str = "read") -> None:
+        """Read once from the socket and feed the bytes, or the end of the stream, to ``parser``.
 
-    def _receive_into(
-        self, parser: ResponseParser, read_timeout: Optional[float], deadline: Optional[float]
-    ) -> None:
-        self._set_timeout(read_timeout, deadline, "read")
+        A timeout is reported with ``phase`` unless the total timeout binds.
+
+        Raises:
+            IncompleteBodyError: a close-delimited body ended without TLS close_notify.
+            TimeoutExceededError: the read or the total timeout expired.
+            ProtocolError: a TLS error broke the stream.
+        """
+        phase = self._set_timeout(deadline, phase)
         try:
             data = self.sock.recv(RECEIVE_BYTES)
         except socket.timeout as exc:
-            raise self._timeout("read", read_timeout) from exc
+            raise deadline.expired(phase, self.host, self.port) from exc
         except ssl.SSLError as exc:
             if not is_unclean_eof(exc):
                 raise self._map_read_error(exc) from exc
             # The server closed TCP without a TLS close_notify. Framed bodies
             # detect the cut themselves; a close-delimited body cannot tell a
             # truncation from the end, so it is reported as incomplete.
-            if parser.state == "BODY_UNTIL_CLOSE":
+            if parser.state == BODY_UNTIL_CLOSE:
                 raise IncompleteBodyError(
                     f"connection to {format_address(self.host, self.port)} closed without a TLS close_notify after "
                     f"{parser.body_received} body bytes, so the body may be truncated",
@@ -368,6 +255,8 @@ class Connection:
                 ) from exc
             data = b""
         except OSError as exc:
+            # A reset is an end of stream like any other: the parser decides
+            # whether the response was complete at this point.
             log.debug("read from %s failed: %s", format_address(self.host, self.port), exc)
             data = b""
         if data:
@@ -376,7 +265,7 @@ class Connection:
             parser.feed_eof()
 
     def _map_read_error(self, exc: ssl.SSLError) -> Exception:
-        mapped = map_handshake_error(exc, self.host, self.port)
+        mapped = map_handshake_error(exc, self.host, self.port, policy=self.policy)
         if self.requests == 1 and isinstance(mapped, HandshakeError) and mapped.reason:
             # A TLS 1.3 server rejects a client certificate after the handshake,
             # so its alert only arrives on the first read.
@@ -387,64 +276,45 @@ class Connection:
             port=self.port,
         )
 
-    def _set_timeout(self, timeout: Optional[float], deadline: Optional[float], phase: str) -> None:
-        if deadline is not None:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise self._timeout("total", None)
-            if timeout is None or remaining < timeout:
-                timeout = remaining
-        self.sock.settimeout(timeout)
+    def _pending_alert(self) -> Optional[HandshakeError]:
+        """Return the error for a TLS alert that arrived before the first request could be sent.
 
-    def _timeout(self, phase: str, timeout: Optional[float]) -> TimeoutExceededError:
-        address = format_address(self.host, self.port)
-        if phase == "total":
-            text = f"request to {address} exceeded its total timeout"
-        else:
-            text = (
-                f"{phase} from {address} timed out" if phase == "read" else f"{phase} to {address} timed out"
-            )
-        if timeout is not None:
-            text += f" after {timeout:g} s"
-        return TimeoutExceededError(
-            text + ". Raise the timeout or check the server.",
-            phase=phase,
-            timeout=timeout,
-            host=self.host,
-            port=self.port,
-        )
+        A TLS 1.3 server checks the client certificate after the client's side
+        of the handshake is complete, then sends its alert and closes. The first
+        write can then fail on the closed socket while the alert still waits in
+        the receive buffer.
+        """
+        try:
+            self.sock.settimeout(PENDING_ALERT_TIMEOUT_SECONDS)
+            self.sock.recv(1)
+        except ssl.SSLError as exc:
+            mapped = map_handshake_error(exc, self.host, self.port, policy=self.policy)
+            if isinstance(mapped, HandshakeError) and mapped.reason:
+                return mapped
+        except OSError:
+            pass
+        return None
+
+    def _set_timeout(self, deadline: Deadline, phase: str) -> str:
+        seconds, binding = deadline.limit(phase, self.host, self.port)
+        self.sock.settimeout(seconds)
+        return binding
 
 
-def open_connection(
-    url: URL,
-    policy: TLSPolicy,
-    context: ssl.SSLContext,
-    *,
-    connect_timeout: Optional[float],
-    deadline: Optional[float],
-    session: Optional[ssl.SSLSession] = None,
-) -> Connection:
-    """Connect to ``url``'s origin, complete the TLS handshake and check pins.
+def open_tcp(host: str, port: int, zone: Optional[str], deadline: Deadline) -> socket.socket:
+    """Open a TCP connection with TCP_NODELAY, so small requests are not held back by Nagle's algorithm.
 
     Raises:
-        ConnectError, TimeoutExceededError, HandshakeError, VerificationError.
+        ConnectError: the name does not resolve or the connection is refused.
+        TimeoutExceededError: the connect or the total timeout expired.
     """
-    host, port = url.host, url.port
     address = format_address(host, port)
-    timeout = _bounded(connect_timeout, deadline)
-
-    # 1. TCP.
-    connect_host = f"{host}%{url.zone}" if url.zone else host
+    seconds, phase = deadline.limit("connect", host, port)
+    connect_host = f"{host}%{zone}" if zone else host
     try:
-        raw = socket.create_connection((connect_host, port), timeout=timeout)
+        raw = socket.create_connection((connect_host, port), timeout=seconds)
     except socket.timeout as exc:
-        raise TimeoutExceededError(
-            f"connect to {address} timed out after {timeout:g} s. Check that the server is up, or raise the timeout.",
-            phase="connect",
-            timeout=timeout,
-            host=host,
-            port=port,
-        ) from exc
+        raise deadline.expired(phase, host, port) from exc
     except socket.gaierror as exc:
         raise ConnectError(
             f"could not resolve host {host!r}: {exc.strerror}. Check the host name.", host=host, port=port
@@ -457,13 +327,49 @@ def open_connection(
         ) from exc
     raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     log.debug("connected to %s", address)
+    return raw
+
+
+def open_connection(
+    url: URL,
+    policy: TLSPolicy,
+    context: Optional[ssl.SSLContext],
+    deadline: Deadline,
+    *,
+    sock: Optional[socket.socket] = None,
+    session: Optional[ssl.SSLSession] = None,
+) -> Connection:
+    """Connect to ``url``'s origin, complete the TLS handshake and check pins.
+
+    Args:
+        url: the origin to reach; an http URL gets a plain connection.
+        policy: the TLS policy, for pins.
+        context: the policy's context; None for http.
+        deadline: the call's clock.
+        sock: a connected socket to use, such as a proxy tunnel, instead of
+            opening one to the origin.
+        session: a TLS session to resume.
+
+    Raises:
+        ConnectError, TimeoutExceededError, HandshakeError, VerificationError.
+    """
+    host, port = url.host, url.port
+    address = format_address(host, port)
+
+    # 1. TCP, unless the caller brings a connected socket.
+    raw = sock if sock is not None else open_tcp(host, port, url.zone, deadline)
+    if context is None:
+        return Connection(raw, url, policy)
 
     # 2. TLS handshake. The socket is wrapped first and the handshake run
     # separately, so its timeout and errors are reported as their own phase.
+    # TLSPolicy.server_hostname replaces the URL's host as SNI and as the
+    # name verified, while the connection still goes to the URL's host.
+    server_hostname = policy.server_hostname or url.server_hostname
     try:
-        sock = context.wrap_socket(
+        wrapped = context.wrap_socket(
             raw,
-            server_hostname=url.server_hostname,
+            server_hostname=server_hostname,
             do_handshake_on_connect=False,
             suppress_ragged_eofs=False,
             session=session,
@@ -471,12 +377,32 @@ def open_connection(
     except BaseException:
         raw.close()
         raise
+    phase = "handshake"
     try:
-        sock.settimeout(_bounded(connect_timeout, deadline))
-        sock.do_handshake()
+        seconds, phase = deadline.limit("handshake", host, port)
+        wrapped.settimeout(seconds)
+        wrapped.do_handshake()
+    except socket.timeout as exc:
+        wrapped.close()
+        raise deadline.expired(phase, host, port) from exc
     except (OSError, ssl.SSLError) as exc:
-        sock.close()
-        error = map_handshake_error(exc, host, port)
+        chosen_cipher = negotiated_cipher(wrapped)
+        wrapped.close()
+        # A probe handshake goes straight to the origin, so none is made
+        # through a proxy tunnel.
+        connect_host = f"{host}%{url.zone}" if url.zone else host
+        probe_address = None if sock is not None else (connect_host, port)
+        probe_timeout = _probe_timeout(deadline, host, port)
+        error = explain_handshake_failure(
+            exc,
+            chosen_cipher,
+            policy=policy,
+            host=host,
+            port=port,
+            probe_address=probe_address,
+            server_hostname=server_hostname,
+            probe_timeout=probe_timeout,
+        )
         if (
             isinstance(exc, ssl.SSLCertVerificationError)
             and isinstance(error, VerificationError)
@@ -488,34 +414,36 @@ def open_connection(
             error = diagnose_failure(
                 error,
                 exc,
-                address=(connect_host, port),
-                server_hostname=url.server_hostname,
+                address=probe_address,
+                server_hostname=server_hostname,
                 policy=policy,
                 context=context,
-                timeout=_bounded(connect_timeout, deadline),
+                timeout=probe_timeout,
             )
         raise error from exc
     log.debug(
         "TLS with %s: %s %s, resumed=%s",
         address,
-        sock.version(),
-        (sock.cipher() or ("?",))[0],
-        sock.session_reused,
+        wrapped.version(),
+        (wrapped.cipher() or ("?",))[0],
+        wrapped.session_reused,
     )
 
     # 3. Pins, before any request byte.
     pins = policy.pins
     if pins:
         try:
-            check_pins(sock, tuple(pins), host, port)
+            check_pins(wrapped, tuple(pins), host, port)
         except PinMismatchError:
-            sock.close()
+            wrapped.close()
             raise
-    return Connection(sock, url, policy)
+    return Connection(wrapped, url, policy)
 
 
-def _bounded(timeout: Optional[float], deadline: Optional[float]) -> Optional[float]:
-    if deadline is None:
-        return timeout
-    remaining = max(deadline - time.monotonic(), 0.001)
-    return remaining if timeout is None else min(timeout, remaining)
+def _probe_timeout(deadline: Deadline, host: str, port: int) -> Optional[float]:
+    """Return the seconds a probe handshake may take, or None when the total timeout has run out."""
+    try:
+        seconds, _ = deadline.limit("handshake", host, port)
+    except TimeoutExceededError:
+        return None
+    return MAX_PROBE_SECONDS if seconds is None else min(seconds, MAX_PROBE_SECONDS)

@@ -28,10 +28,12 @@ from typing import Iterable, List, NamedTuple, Optional, Tuple
 
 from ._causes import Facts, find_cause
 from ._certs import PeerCertificate
-from ._context import _VERIFY_X509_PARTIAL_CHAIN, ALPN_PROTOCOLS, SECURITY_LEVEL
+from ._context import _VERIFY_X509_PARTIAL_CHAIN, ALPN_PROTOCOLS
 from ._diagnosis import Diagnosis
 from ._errors import CertificateParseError, VerificationError, format_address
+from ._handshake import _VERIFY_HINTS
 from ._policy import TLSPolicy
+from ._trust import locate_system_store
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +63,7 @@ def diagnose_failure(
     error: VerificationError,
     exc: ssl.SSLCertVerificationError,
     *,
-    address: Tuple[str, int],
+    address: Optional[Tuple[str, int]],
     server_hostname: str,
     policy: TLSPolicy,
     context: ssl.SSLContext,
@@ -72,21 +74,35 @@ def diagnose_failure(
     Args:
         error: the error mapped from ``exc``.
         exc: OpenSSL's verification error.
-        address: where the failed connection went: host (with any IPv6 zone) and port.
+        address: where the failed connection went: host (with any IPv6 zone) and
+            port, or None when it went through a proxy tunnel, so that no second
+            handshake is made.
         server_hostname: the name sent as SNI and checked against the certificate.
         policy: the policy of the failed connection.
         context: the context that failed verification.
-        timeout: seconds left for the second connection and handshake, or None.
+        timeout: seconds left for the second connection and handshake, or None
+            when the request's time has run out, so that none is made.
     """
     try:
-        presented = read_presented_chain(address, server_hostname, policy, timeout)
-        diagnosis = _build_diagnosis(exc, presented, server_hostname, policy, context)
+        if address is None:
+            # NOTE: no second tunnel is opened through the proxy, so a failure
+            # behind a proxy is explained from OpenSSL's code alone.
+            presented = PresentedChain(
+                (), "the connection went through a proxy, so no second handshake was made"
+            )
+        elif timeout is None:
+            presented = PresentedChain((), "the request's timeout left no time for a second handshake")
+        else:
+            presented = read_presented_chain(address, server_hostname, policy, timeout)
+        diagnosis = _build_diagnosis(error, exc, presented, server_hostname, policy, context)
     except Exception:
         # A fault here must not hide the verification failure it explains.
-        log.exception("diagnosing the verification failure for %s failed", format_address(*address))
+        log.exception(
+            "diagnosing the verification failure for %s failed", format_address(error.host, error.port)
+        )
         return error
     return type(error)(
-        format_message(error, exc, diagnosis),
+        format_message(error, exc, diagnosis, server_hostname),
         verify_code=exc.verify_code,
         verify_message=exc.verify_message,
         host=error.host,
@@ -96,6 +112,7 @@ def diagnose_failure(
 
 
 def _build_diagnosis(
+    error: VerificationError,
     exc: ssl.SSLCertVerificationError,
     presented: PresentedChain,
     server_hostname: str,
@@ -111,8 +128,10 @@ def _build_diagnosis(
         anchors=_parse_chain(context.get_ca_certs(binary_form=True))[0],
         uses_system_store=policy.system_ca,
         accepts_partial_chain=bool(context.verify_flags & _VERIFY_X509_PARTIAL_CHAIN),
-        security_level=SECURITY_LEVEL,
+        checks_chain_crls=context.verify_flags & ssl.VERIFY_CRL_CHECK_CHAIN == ssl.VERIFY_CRL_CHECK_CHAIN,
+        security_level=policy.security_level,
         now=datetime.datetime.now(datetime.timezone.utc),
+        default_fix=_VERIFY_HINTS.get(type(error), ""),
     )
     finding = find_cause(facts)
     return Diagnosis(
@@ -122,7 +141,7 @@ def _build_diagnosis(
         certificate=finding.certificate,
         chain=chain,
         trust_sources=describe_trust(policy),
-        verify_flags=describe_verify_flags(context),
+        verify_flags=describe_verify_flags(context, policy),
         rule=finding.rule,
         clock_suspect=finding.clock_suspect,
         chain_error=presented.error or parse_error,
@@ -269,15 +288,15 @@ def describe_trust(policy: TLSPolicy) -> Tuple[str, ...]:
     if policy.cadata is not None:
         sources.append("cadata (in memory)")
     if policy.system_ca:
-        paths = ssl.get_default_verify_paths()
-        located = [path for path in (paths.cafile, paths.capath) if path]
-        sources.append("system store " + (", ".join(located) or "(no default file or directory exists)"))
+        store = locate_system_store(policy.trust_env)
+        located = [path for path in (store.cafile, store.capath) if path]
+        sources.append("system store " + (", ".join(located) or "(no file or directory found)"))
     else:
         sources.append("no system store (system_ca=False)")
     return tuple(sources)
 
 
-def describe_verify_flags(context: ssl.SSLContext) -> Tuple[str, ...]:
+def describe_verify_flags(context: ssl.SSLContext, policy: TLSPolicy) -> Tuple[str, ...]:
     """Return the verification settings of ``context``: verify flags, hostname check, security level."""
     flags = int(context.verify_flags)
     names = []
@@ -287,18 +306,21 @@ def describe_verify_flags(context: ssl.SSLContext) -> Tuple[str, ...]:
             flags &= ~bit
     if context.check_hostname:
         names.append("check_hostname")
-    names.append(f"security level {SECURITY_LEVEL}")
+    names.append(f"security level {policy.security_level}")
     return tuple(names)
 
 
 # Step 4: the message.
 
 
-def format_message(error: VerificationError, exc: ssl.SSLCertVerificationError, diagnosis: Diagnosis) -> str:
+def format_message(
+    error: VerificationError, exc: ssl.SSLCertVerificationError, diagnosis: Diagnosis, server_hostname: str
+) -> str:
     """Return the error message: one paragraph with OpenSSL's reason, the cause and the fix, then the facts."""
     summary = diagnosis.summary[:1].upper() + diagnosis.summary[1:]
+    name = f" (verifying the name {server_hostname!r})" if server_hostname != error.host else ""
     lines = [
-        f"certificate verification failed for {format_address(error.host, error.port)}: "
+        f"certificate verification failed for {format_address(error.host, error.port)}{name}: "
         f"{exc.verify_message}. {summary}. {diagnosis.fix}"
     ]
     if diagnosis.chain:

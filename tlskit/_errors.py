@@ -131,7 +131,29 @@ class HandshakeError(TLSKitError):
 
 
 class ProtocolVersionError(HandshakeError):
-    """Client and server share no TLS protocol version."""
+    """Client and server share no TLS protocol version.
+
+    Attributes:
+        policy_versions: the lowest and highest version the policy offers, such
+            as ``("TLSv1.2", "TLSv1.3")``, or None when unknown.
+        server_version: the version the server chose when a second, unverified
+            handshake offered every version OpenSSL supports, or None when that
+            probe failed too.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        reason: Optional[str] = None,
+        policy_versions: Optional[Tuple[str, str]] = None,
+        server_version: Optional[str] = None,
+        host: Optional[str] = None,
+        port: Optional[int] = None,
+    ) -> None:
+        super().__init__(message, reason=reason, host=host, port=port)
+        self.policy_versions = policy_versions
+        self.server_version = server_version
 
 
 class NoSharedCipherError(HandshakeError):
@@ -201,6 +223,15 @@ class WeakCertificateError(VerificationError):
 
 class CertificateRevokedError(VerificationError):
     """A certificate in the chain is listed in a CRL."""
+
+
+class RevocationCheckError(VerificationError):
+    """A certificate's revocation status could not be checked.
+
+    Raised when ``TLSPolicy.crlfile`` is set but contains no CRL from the
+    certificate's issuer, or the CRL has expired, is not yet valid or is not
+    signed by that issuer.
+    """
 
 
 class InvalidChainError(VerificationError):
@@ -288,3 +319,58 @@ class HTTPStatusError(TLSKitError):
         super().__init__(message)
         self.status = status
         self.response = response
+
+
+class DecodingError(ProtocolError):
+    """A Content-Encoding is unsupported, or the encoded body is corrupt or cut short."""
+
+
+class ProxyError(ConnectError):
+    """The proxy rejected or failed the CONNECT tunnel to the origin.
+
+    Attributes:
+        status: the proxy's status code, or None when it sent no valid response.
+        reason: the proxy's reason phrase, possibly empty.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: Optional[int] = None,
+        reason: str = "",
+        host: Optional[str] = None,
+        port: Optional[int] = None,
+    ) -> None:
+        super().__init__(message, host=host, port=port)
+        self.status = status
+        self.reason = reason
+
+
+class RedirectError(TLSKitError):
+    """A redirect was not followed because it breaks the client's rules.
+
+    Raised for a Location that is missing or invalid, a scheme other than
+    https (http only with ``allow_http=True``), and too many redirects.
+
+    Attributes:
+        location: the Location header value, or None when it was missing.
+        history: the responses received so far, oldest first.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        location: Optional[str] = None,
+        history: Sequence[object] = (),
+        host: Optional[str] = None,
+        port: Optional[int] = None,
+    ) -> None:
+        super().__init__(message, host=host, port=port)
+        self.location = location
+        self.history = list(history)
+
+
+class TooManyRedirectsError(RedirectError):
+    """The redirect chain is longer than ``max_redirects``."""

@@ -12,7 +12,7 @@ bytes a server sent, in pieces of any size, and yields events::
       +--> BODY_LENGTH  --------------> BodyData* --> EndOfResponse
       +--> BODY_CHUNKED: SIZE -> DATA -> DATA_END ... -> TRAILERS --> EndOfResponse
       +--> BODY_UNTIL_CLOSE -----------> BodyData* --> EndOfResponse (at EOF)
-      +--> NO_BODY (HEAD request, 204, 304) -------> EndOfResponse
+      +--> NO_BODY (HEAD request, 204, 304, 2xx to CONNECT) --> EndOfResponse
 
 `next_event` returns `NEED_DATA` when it cannot go on without more bytes.
 Every error in the server's bytes raises a `ProtocolError` subclass; a body
@@ -37,20 +37,36 @@ from ._headers import Headers
 class Limits(NamedTuple):
     """Limits on what a response may send before tlskit gives up.
 
-    The defaults follow common practice: http.client allows 100 header fields,
-    and most servers cap a request head at 8 to 64 KiB (nginx 8 KiB per line,
-    Node.js 16 KiB for the whole head).
+    The head limits follow common practice: http.client allows 100 header
+    fields, and most servers cap a request head at 8 to 64 KiB (nginx 8 KiB
+    per line, Node.js 16 KiB for the whole head).
+
+    Attributes:
+        max_line_bytes: maximum length of a status, header, chunk-size or trailer line.
+        max_header_count: maximum number of header fields in one head.
+        max_header_bytes: maximum size of a head, and of a trailer section.
+        max_decoded_bytes: maximum size of a body after undoing gzip or deflate, or None
+            for no limit; ``max_body`` applies as well.
+        max_expansion_ratio: maximum decoded bytes per encoded byte, checked once
+            a body passes 1 MiB decoded. gzip's ratio peaks near 1000 for a run
+            of one byte value, while text and JSON rarely pass 20.
     """
 
     max_line_bytes: int = 16 * 1024
     max_header_count: int = 100
     max_header_bytes: int = 64 * 1024
+    max_decoded_bytes: Optional[int] = 1024 * 1024 * 1024
+    max_expansion_ratio: int = 100
 
 
 DEFAULT_LIMITS = Limits()
 
 # A chunk size is hex; 16 digits cover a 64-bit length and more is an attack.
 MAX_CHUNK_SIZE_DIGITS = 16
+
+# Interim (1xx) responses before the final one. A server sends one or two
+# (100 Continue, 103 Early Hints); an endless series only keeps the client busy.
+MAX_INTERIM_RESPONSES = 16
 
 
 # Request side.
@@ -83,11 +99,21 @@ def validate_header(name: str, value: str) -> None:
         )
 
 
+def validate_method(method: str) -> str:
+    """Return ``method`` in upper case, or raise `InvalidHeaderError` unless it is a token."""
+    if not isinstance(method, str) or not _TOKEN_STR.fullmatch(method):
+        raise InvalidHeaderError(
+            f"invalid method {method!r}: a method is one or more token characters, such as 'GET' or 'POST'.",
+            field="method",
+        )
+    return method.upper()
+
+
 def build_request(method: str, target: str, fields: Iterable[Tuple[str, str]], body: bytes = b"") -> bytes:
     """Return the bytes of an HTTP/1.1 request.
 
-    ``fields`` must already be validated with `validate_header`; the method and
-    target come from tlskit's own URL parser.
+    ``fields`` must already be validated with `validate_header`, the method
+    with `validate_method`, and the target comes from tlskit's own URL parser.
     """
     lines = [f"{method} {target} HTTP/1.1"]
     lines.extend(f"{name}: {value}" for name, value in fields)
@@ -148,8 +174,9 @@ DONE = "DONE"
 
 _HEAD_END = re.compile(rb"\r?\n\r?\n")
 _LINE_END = re.compile(rb"\r?\n")
-_STATUS_LINE = re.compile(rb"HTTP/(1\.[0-9]) ([0-9]{3})(?: ([^\r\n]*))?")
-_CHUNK_SIZE = re.compile(rb"([0-9A-Fa-f]+)[ \t]*(?:;[^\r\n]*)?")
+_STATUS_LINE = re.compile(rb"HTTP/(1\.[0-9]) ([1-9][0-9]{2})(?: ([^\x00-\x08\x0a-\x1f\x7f]*))?")
+# Chunk extensions are ignored (RFC 9112 7.1.1) but may not hide control characters.
+_CHUNK_SIZE = re.compile(rb"([0-9A-Fa-f]+)[ \t]*(?:;[^\x00-\x08\x0a-\x1f\x7f]*)?")
 
 
 class ResponseParser:
@@ -173,6 +200,8 @@ class ResponseParser:
         self._remaining = 0
         self._trailer_lines: List[bytes] = []
         self._trailer_bytes = 0
+        self._head_scanned = 0
+        self._interim_responses = 0
 
     # Input.
 
@@ -219,10 +248,15 @@ class ResponseParser:
     def _read_head(self) -> Event:
         while True:
             buffer = self._buffer
-            match = _HEAD_END.search(buffer)
+            # Resume the search where the last one stopped, less the 3 bytes a
+            # split "\r\n\r\n" may have left, so a server that sends its head
+            # byte by byte costs linear time.
+            match = _HEAD_END.search(buffer, max(self._head_scanned - 3, 0))
             if match is None:
+                self._head_scanned = len(buffer)
                 self._check_incomplete_head()
                 return NEED_DATA
+            self._head_scanned = 0
             if match.end() > self.limits.max_header_bytes:
                 self._raise_head_too_large()
             head = bytes(buffer[: match.start()])
@@ -235,6 +269,13 @@ class ResponseParser:
                 if response.status == 101:
                     raise ProtocolError(
                         "server switched protocols (101) although tlskit did not ask to upgrade"
+                    )
+                self._interim_responses += 1
+                if self._interim_responses > MAX_INTERIM_RESPONSES:
+                    raise LimitExceededError(
+                        f"server sent more than {MAX_INTERIM_RESPONSES} interim (1xx) responses",
+                        limit="max_interim_responses",
+                        value=MAX_INTERIM_RESPONSES,
                     )
                 continue
             return self._start_body(response)
@@ -276,7 +317,7 @@ class ResponseParser:
         match = _STATUS_LINE.fullmatch(status_line)
         if match is None:
             raise ProtocolError(
-                f"invalid status line {status_line[:80]!r}: expected 'HTTP/1.1 <3-digit status> <reason>'"
+                f"invalid status line {status_line[:80]!r}: expected 'HTTP/1.1 <status 100-999> <reason>'"
             )
         version, status, reason = match.groups()
         fields = parse_fields(lines[1:], self.limits)
@@ -296,6 +337,10 @@ class ResponseParser:
         # Message body length, RFC 9112 6.3, in its order of precedence.
         status = head.status
         if self.method == "HEAD" or status in (204, 304):
+            self.state = NO_BODY
+            return head
+        if self.method == "CONNECT" and 200 <= status < 300:
+            # The connection becomes a tunnel right after the head.
             self.state = NO_BODY
             return head
         transfer_encoding = headers.get_all("transfer-encoding")

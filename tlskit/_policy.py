@@ -1,87 +1,63 @@
 """TLSPolicy: one frozen, validated description of how to make TLS connections.
 
 A policy is a value: frozen, hashable and compared field by field, so it can
-key caches of contexts, sessions and pooled connections. Everything that can be
-checked without touching the file system is checked in ``__post_init__``; CA
-files and client certificates are loaded, and their errors raised, when
-`tlskit._context.build_context` turns the policy into an `ssl.SSLContext`.
+key caches of contexts, sessions and pooled connections. `__post_init__`
+checks everything that needs neither the file system nor the network, and it
+stays cheap because a policy is built on every `tlskit.get` call. CA files,
+CRLs and client certificates are read, and their errors raised, when
+`tlskit._context.build_context` turns the policy into an `ssl.SSLContext`:
+once per policy, before the first connection.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import enum
+import ipaddress
 import os
+import re
 import ssl
 from dataclasses import dataclass, field, fields
 from typing import Any, Callable, Mapping, Optional, Sequence, Tuple, Union
 
 from ._errors import PolicyError
+from ._versions import (
+    LOWEST_MODERN_VERSION,
+    CipherProfile,
+    VersionType,
+    check_cipher_string,
+    cipher_string,
+    is_profile,
+    parse_version,
+    version_label,
+)
 
 PathType = Union[str, "os.PathLike[str]"]
 PasswordType = Union[str, bytes, Callable[[], Union[str, bytes]]]
-VersionType = Union[ssl.TLSVersion, str]
 
-
-class CipherProfile(str, enum.Enum):
-    """Named cipher profiles, each mapped to an OpenSSL cipher string below."""
-
-    MODERN = "modern"
-    INTERMEDIATE = "intermediate"
-    COMPATIBLE = "compatible"
-
-
-# OpenSSL cipher strings for TLS 1.2 and below. TLS 1.3 suites are configured
-# separately by OpenSSL and are all AEAD, so every profile keeps them.
-# - modern: TLS 1.3 only, so the TLS 1.2 list never applies; the string is kept
-#   strict in case a caller widens the version range.
-# - intermediate: forward secrecy (ECDHE) and AEAD (AES-GCM, ChaCha20-Poly1305)
-#   only, which every maintained server has offered for a decade.
-# - compatible: adds static-RSA and DHE key exchange with AEAD, for old servers
-#   and appliances without ECDHE.
-CIPHER_STRINGS: Mapping[CipherProfile, str] = {
-    CipherProfile.MODERN: "ECDHE+AESGCM:ECDHE+CHACHA20:!aNULL:!eNULL",
-    CipherProfile.INTERMEDIATE: "ECDHE+AESGCM:ECDHE+CHACHA20:!aNULL:!eNULL",
-    CipherProfile.COMPATIBLE: "ECDHE+AESGCM:ECDHE+CHACHA20:DHE+AESGCM:DHE+CHACHA20:RSA+AESGCM:!aNULL:!eNULL",
-}
-
-_VERSION_NAMES: Mapping[str, ssl.TLSVersion] = {
-    "1.2": ssl.TLSVersion.TLSv1_2,
-    "1.3": ssl.TLSVersion.TLSv1_3,
-    "tlsv1.2": ssl.TLSVersion.TLSv1_2,
-    "tlsv1.3": ssl.TLSVersion.TLSv1_3,
-    "tlsv1_2": ssl.TLSVersion.TLSv1_2,
-    "tlsv1_3": ssl.TLSVersion.TLSv1_3,
-}
-
-# TLS 1.0 and 1.1 were deprecated by RFC 8996; tlskit does not offer them.
-LOWEST_VERSION = ssl.TLSVersion.TLSv1_2
+DEFAULT_SECURITY_LEVEL = 2
+# OpenSSL 3 defines security levels 0 to 5 (SSL_CTX_set_security_level).
+MAX_SECURITY_LEVEL = 5
 
 _PIN_DIGEST_BYTES = 32
+_MAX_HOST_NAME_CHARS = 253
+_HOST_NAME = re.compile(
+    r"[a-z0-9_](?:[a-z0-9_\-]{0,61}[a-z0-9_])?(?:\.[a-z0-9_](?:[a-z0-9_\-]{0,61}[a-z0-9_])?)*"
+)
 
-
-def parse_version(value: VersionType, field_name: str) -> ssl.TLSVersion:
-    """Turn an `ssl.TLSVersion` or a string such as ``"1.3"`` into a TLSVersion."""
-    if isinstance(value, ssl.TLSVersion):
-        version = value
-    elif isinstance(value, str) and value.strip().lower() in _VERSION_NAMES:
-        version = _VERSION_NAMES[value.strip().lower()]
-    else:
-        raise PolicyError(
-            f"invalid TLSPolicy.{field_name}: {value!r} is not a TLS version. "
-            'Use "1.2", "1.3" or an ssl.TLSVersion member.',
-            field=field_name,
-        )
-    if version in (ssl.TLSVersion.MINIMUM_SUPPORTED, ssl.TLSVersion.MAXIMUM_SUPPORTED):
-        return version
-    if version < LOWEST_VERSION:
-        raise PolicyError(
-            f"invalid TLSPolicy.{field_name}: {version.name} is below TLSv1_2, the lowest "
-            "version tlskit accepts. Use ssl.TLSVersion.TLSv1_2 or later.",
-            field=field_name,
-        )
-    return version
+_PATH_FIELDS = ("cafile", "capath", "crlfile", "client_cert", "client_key", "keylog_file")
+_BOOL_FIELDS = (
+    "system_ca",
+    "check_hostname",
+    "verify",
+    "trust_env",
+    "allow_legacy_versions",
+    "strict_x509",
+    "partial_chain",
+    "crl_check_chain",
+    "keylog_from_env",
+    "diagnose",
+)
 
 
 def validate_pin(pin: object) -> str:
@@ -101,23 +77,71 @@ def validate_pin(pin: object) -> str:
     )
 
 
+def normalize_server_hostname(value: object) -> str:
+    """Return the name to send as SNI and verify: A-labels, lower case, no trailing dot.
+
+    IP literals (IPv6 with or without brackets) come back in canonical form;
+    the ssl module sends no SNI for them and checks the certificate's IP addresses.
+
+    Raises:
+        PolicyError: ``value`` is neither an IP literal nor a valid host name.
+    """
+    if not isinstance(value, str) or not value:
+        raise PolicyError(
+            f"invalid TLSPolicy.server_hostname: {value!r}. Pass a host name or IP address as a str.",
+            field="server_hostname",
+        )
+    text = value[1:-1] if value.startswith("[") and value.endswith("]") else value
+    try:
+        return ipaddress.ip_address(text).compressed
+    except ValueError:
+        pass
+
+    name = text[:-1] if text.endswith(".") else text
+    try:
+        if not name.isascii():
+            name = name.encode("idna").decode("ascii")
+        name = name.lower()
+    except UnicodeError as exc:
+        raise PolicyError(
+            f"invalid TLSPolicy.server_hostname: {value!r} is not a valid IDNA host name ({exc}).",
+            field="server_hostname",
+        ) from None
+    last_label = name.rsplit(".", 1)[-1]
+    if len(name) > _MAX_HOST_NAME_CHARS or not _HOST_NAME.fullmatch(name) or last_label.isdigit():
+        raise PolicyError(
+            f"invalid TLSPolicy.server_hostname: {value!r} is not a valid host name or IP address. "
+            "Use letters, digits, '-' and '.' only, or a dotted-quad or IPv6 address.",
+            field="server_hostname",
+        )
+    return name
+
+
 @dataclass(frozen=True)
 class TLSPolicy:
-    """How tlskit makes and verifies TLS connections.
+    """The settings tlskit uses to make and verify TLS connections.
+
+    Build variants with `dataclasses.replace`, or pass fields as keyword
+    arguments to `tlskit.get`, `tlskit.Client` and `tlskit.create_context`.
 
     Attributes:
-        minimum_version: lowest TLS version offered; ``ssl.TLSVersion`` or ``"1.2"``/``"1.3"``.
-        maximum_version: highest TLS version offered, or None for the highest supported.
-        ciphers: a profile name (``"modern"``, ``"intermediate"``, ``"compatible"``) or an
-            OpenSSL cipher string for TLS 1.2.
+        minimum_version: lowest TLS version offered: ``"1.2"``, ``"1.3"`` or an
+            ``ssl.TLSVersion``. ``"1.0"`` and ``"1.1"`` need ``allow_legacy_versions``.
+        maximum_version: highest TLS version offered, or None for TLS 1.3.
+        ciphers: a profile name (``"modern"``, ``"intermediate"``, ``"compatible"``)
+            or an OpenSSL cipher string for TLS 1.2 and below.
         cafile: PEM file of trusted CA certificates.
         capath: directory of hashed CA certificates, as made by ``openssl rehash``.
         cadata: trusted CA certificates in memory, as PEM text or DER bytes.
         system_ca: also trust the system store. When False, only the CAs given above are trusted.
-        check_hostname: match the certificate against the requested host name.
+        check_hostname: match the certificate against the host name (the URL's,
+            or ``server_hostname``). It can be False while ``verify`` is True
+            only together with ``pins``, because a chain check without a name
+            check accepts any certificate that a trusted CA issued to anyone.
         verify: verify the server's certificate chain. ``verify=False`` is the one way to
-            turn verification off; it also turns hostname checking off.
-        client_cert: PEM file with the client certificate, optionally with its key.
+            turn verification off. It also turns hostname checking off and logs a
+            WARNING once per policy.
+        client_cert: PEM file with the client certificate, optionally followed by its key.
         client_key: PEM file with the client's private key, when not in ``client_cert``.
         client_key_password: password of an encrypted client key: str, bytes, or a callable
             returning either.
@@ -125,6 +149,31 @@ class TLSPolicy:
             certificate of the verified chain matches one of them.
         trust_env: read environment variables that change where tlskit connects
             and what it trusts (proxy variables, ``SSL_CERT_FILE``, ``SSL_CERT_DIR``).
+            Never turns on key logging by itself.
+        allow_legacy_versions: permit ``minimum_version`` "1.0" or "1.1" (RFC 8996
+            deprecated both). Such a policy also needs ``security_level=0`` and a
+            cipher string with CBC suites, and logs a WARNING. SSLv3 is never allowed.
+        security_level: OpenSSL security level, 0 to 5. Level 2 rejects RSA and DH
+            keys under 2048 bits and SHA-1 signatures.
+        strict_x509: verify with ``VERIFY_X509_STRICT``, which rejects certificates that
+            break RFC 5280 rules OpenSSL otherwise tolerates, as Python 3.13 does by default.
+        partial_chain: accept a chain that ends at any trusted certificate, such as an
+            intermediate given in ``cafile``, not only at a self-signed root.
+        crlfile: PEM file of one or more CRLs. When set, the server certificate is
+            checked for revocation and a CRL from its issuer is required.
+        crl_check_chain: check every certificate of the chain against the CRLs, not only
+            the server's; then every issuer in the chain needs a CRL in ``crlfile``.
+        server_hostname: name to send as SNI and verify, in place of the URL's host,
+            like curl's ``--connect-to``. The connection still goes to the URL's host and
+            port, and the Host header is unchanged. Takes host names (U-labels are
+            converted to A-labels, a trailing dot is dropped) and IP literals.
+        client_cert_data: the client certificate as PEM bytes, optionally followed by its
+            key, for secrets that must not be written to disk.
+        client_key_data: the client's private key as PEM bytes.
+        keylog_file: file to append TLS session secrets to (NSS key log format), for
+            Wireshark. Created with mode 0600; logs a WARNING.
+        keylog_from_env: use the ``SSLKEYLOGFILE`` environment variable as
+            ``keylog_file``. Needs ``trust_env``, which alone never enables key logging.
         diagnose: when verification fails, make a second handshake that verifies
             nothing, to read the chain the server presents and explain the
             failure in the error (``err.diagnosis``). It is bounded by the
@@ -145,49 +194,64 @@ class TLSPolicy:
     client_key_password: Optional[PasswordType] = field(default=None, repr=False)
     pins: Sequence[str] = ()
     trust_env: bool = True
+    allow_legacy_versions: bool = False
+    security_level: int = DEFAULT_SECURITY_LEVEL
+    strict_x509: bool = True
+    partial_chain: bool = True
+    crlfile: Optional[PathType] = None
+    crl_check_chain: bool = False
+    server_hostname: Optional[str] = None
+    client_cert_data: Optional[bytes] = field(default=None, repr=False)
+    client_key_data: Optional[bytes] = field(default=None, repr=False)
+    keylog_file: Optional[PathType] = None
+    keylog_from_env: bool = False
     diagnose: bool = True
 
     def __post_init__(self) -> None:
-        minimum = parse_version(self.minimum_version, "minimum_version")
-        maximum = (
-            None if self.maximum_version is None else parse_version(self.maximum_version, "maximum_version")
-        )
-        if maximum is not None and _is_version_above(minimum, maximum):
-            raise PolicyError(
-                f"invalid TLSPolicy: minimum_version {minimum.name} is above maximum_version "
-                f"{maximum.name}. Lower minimum_version or raise maximum_version.",
-                field="minimum_version",
-            )
-        object.__setattr__(self, "minimum_version", minimum)
-        object.__setattr__(self, "maximum_version", maximum)
+        self._check_types()
+        self._normalize_versions()
+        self._check_ciphers()
+        self._check_verification()
+        self._check_client_certificate()
+        self._check_key_logging()
 
-        if isinstance(self.ciphers, CipherProfile):
-            object.__setattr__(self, "ciphers", self.ciphers.value)
-        if not isinstance(self.ciphers, str) or not self.ciphers.strip():
-            raise PolicyError(
-                f"invalid TLSPolicy.ciphers: {self.ciphers!r}. Use a profile name "
-                '("modern", "intermediate", "compatible") or an OpenSSL cipher string.',
-                field="ciphers",
-            )
-        if (
-            self.ciphers == CipherProfile.MODERN.value
-            and maximum is not None
-            and maximum < ssl.TLSVersion.TLSv1_3
-        ):
-            raise PolicyError(
-                f'invalid TLSPolicy: ciphers "modern" allows TLS 1.3 only, but maximum_version is '
-                f"{maximum.name}. Use ciphers='intermediate' or raise maximum_version.",
-                field="ciphers",
-            )
+    @property
+    def cipher_string(self) -> str:
+        """The OpenSSL cipher string for TLS 1.2 and below that ``ciphers`` names."""
+        return cipher_string(self.ciphers)
 
-        if isinstance(self.pins, str):
-            raise PolicyError(
-                f"invalid TLSPolicy.pins: {self.pins!r} is a single string. Pass a list of pins.",
-                field="pins",
-            )
-        object.__setattr__(self, "pins", tuple(validate_pin(pin) for pin in self.pins))
+    @property
+    def effective_minimum_version(self) -> ssl.TLSVersion:
+        """The lowest version offered, raised to TLS 1.3 by the modern profile."""
+        assert isinstance(self.minimum_version, ssl.TLSVersion)
+        if self.ciphers == CipherProfile.MODERN.value:
+            return ssl.TLSVersion.TLSv1_3
+        return self.minimum_version
 
-        for name in ("cafile", "capath", "client_cert", "client_key"):
+    @property
+    def has_client_certificate(self) -> bool:
+        """Whether the policy sends a client certificate, from a file or from memory."""
+        return self.client_cert is not None or self.client_cert_data is not None
+
+    def describe(self) -> str:
+        """Return a readable multi-line summary of the settings this policy puts in effect.
+
+        It lists the version range, the cipher suites OpenSSL enables, trust
+        sources (with the system store's paths as found now), verification
+        options, client certificate, pins and key logging. Secrets are never shown.
+        """
+        from ._describe import describe_policy
+
+        return describe_policy(self)
+
+    # Validation steps, in the order __post_init__ runs them.
+
+    def _check_types(self) -> None:
+        for name in _BOOL_FIELDS:
+            value = getattr(self, name)
+            if not isinstance(value, bool):
+                raise PolicyError(f"invalid TLSPolicy.{name}: {value!r}. Use True or False.", field=name)
+        for name in _PATH_FIELDS:
             value = getattr(self, name)
             if value is not None and not isinstance(value, (str, os.PathLike)):
                 raise PolicyError(
@@ -199,39 +263,173 @@ class TLSPolicy:
                 f"invalid TLSPolicy.cadata: expected PEM text (str) or DER bytes, got {type(self.cadata).__name__}.",
                 field="cadata",
             )
-        if self.client_key is not None and self.client_cert is None:
+        for name in ("client_cert_data", "client_key_data"):
+            value = getattr(self, name)
+            if isinstance(value, str):
+                object.__setattr__(self, name, value.encode("utf-8"))
+            elif value is not None and not isinstance(value, bytes):
+                raise PolicyError(
+                    f"invalid TLSPolicy.{name}: expected PEM as bytes or str, got {type(value).__name__}.",
+                    field=name,
+                )
+        level = self.security_level
+        if isinstance(level, bool) or not isinstance(level, int) or not 0 <= level <= MAX_SECURITY_LEVEL:
             raise PolicyError(
-                "invalid TLSPolicy: client_key is set but client_cert is not. Set client_cert to the "
-                "certificate that belongs to the key.",
-                field="client_key",
+                f"invalid TLSPolicy.security_level: {level!r}. Use an int from 0 to {MAX_SECURITY_LEVEL} "
+                f"(default {DEFAULT_SECURITY_LEVEL}).",
+                field="security_level",
+            )
+        if isinstance(self.pins, str):
+            raise PolicyError(
+                f"invalid TLSPolicy.pins: {self.pins!r} is a single string. Pass a list of pins.",
+                field="pins",
+            )
+        object.__setattr__(self, "pins", tuple(validate_pin(pin) for pin in self.pins))
+        if self.server_hostname is not None:
+            object.__setattr__(self, "server_hostname", normalize_server_hostname(self.server_hostname))
+
+    def _normalize_versions(self) -> None:
+        minimum = parse_version(self.minimum_version, "minimum_version")
+        maximum = None
+        if self.maximum_version is not None:
+            maximum = parse_version(self.maximum_version, "maximum_version")
+        if maximum is not None and minimum > maximum:
+            raise PolicyError(
+                f"invalid TLSPolicy: minimum_version {version_label(minimum)} is above maximum_version "
+                f"{version_label(maximum)}. Lower minimum_version or raise maximum_version.",
+                field="minimum_version",
+            )
+        object.__setattr__(self, "minimum_version", minimum)
+        object.__setattr__(self, "maximum_version", maximum)
+
+        if minimum >= LOWEST_MODERN_VERSION:
+            return
+        if not self.allow_legacy_versions:
+            raise PolicyError(
+                f"invalid TLSPolicy.minimum_version: {version_label(minimum)} is below TLSv1.2, the lowest "
+                "version tlskit accepts by default (RFC 8996 deprecates TLS 1.0 and 1.1). Use "
+                "ssl.TLSVersion.TLSv1_2 or later, or set allow_legacy_versions=True for a server that "
+                "supports nothing newer.",
+                field="minimum_version",
+            )
+        if self.security_level > 0:
+            # OpenSSL 3 disables TLS 1.0 and 1.1 at security level 1 and above,
+            # because their handshake signatures use SHA-1 and MD5.
+            raise PolicyError(
+                f"invalid TLSPolicy: minimum_version {version_label(minimum)} needs security_level=0, but "
+                f"security_level is {self.security_level}. OpenSSL 3 refuses TLS 1.0 and 1.1 at level 1 "
+                "and above. Set security_level=0 as well, or raise minimum_version to 1.2.",
+                field="security_level",
             )
 
-    @property
-    def cipher_string(self) -> str:
-        """The OpenSSL cipher string for TLS 1.2 that ``ciphers`` names."""
-        try:
-            return CIPHER_STRINGS[CipherProfile(self.ciphers)]
-        except ValueError:
-            return self.ciphers
+    def _check_ciphers(self) -> None:
+        if isinstance(self.ciphers, CipherProfile):
+            object.__setattr__(self, "ciphers", self.ciphers.value)
+        if not isinstance(self.ciphers, str) or not self.ciphers.strip():
+            raise PolicyError(
+                f"invalid TLSPolicy.ciphers: {self.ciphers!r}. Use a profile name "
+                '("modern", "intermediate", "compatible") or an OpenSSL cipher string.',
+                field="ciphers",
+            )
+        if not is_profile(self.ciphers):
+            check_cipher_string(self.ciphers)
+            return
 
-    @property
-    def effective_minimum_version(self) -> ssl.TLSVersion:
-        """The lowest version offered, raised to TLS 1.3 by the modern profile."""
+        maximum = self.maximum_version
         assert isinstance(self.minimum_version, ssl.TLSVersion)
-        if self.ciphers == CipherProfile.MODERN.value:
-            return ssl.TLSVersion.TLSv1_3
-        return self.minimum_version
+        assert maximum is None or isinstance(maximum, ssl.TLSVersion)
+        if (
+            self.ciphers == CipherProfile.MODERN.value
+            and maximum is not None
+            and maximum < ssl.TLSVersion.TLSv1_3
+        ):
+            raise PolicyError(
+                f'invalid TLSPolicy: ciphers "modern" allows TLS 1.3 only, but maximum_version is '
+                f"{version_label(maximum)}. Use ciphers='intermediate' or raise maximum_version.",
+                field="ciphers",
+            )
+        if self.minimum_version < LOWEST_MODERN_VERSION:
+            raise PolicyError(
+                f"invalid TLSPolicy: ciphers {self.ciphers!r} has AEAD suites only, which need TLS 1.2, "
+                f"but minimum_version is {version_label(self.minimum_version)}. For TLS 1.0 and 1.1 pass "
+                "an OpenSSL cipher string with CBC suites, such as 'ECDHE+AESGCM:ECDHE+AES:RSA+AES'.",
+                field="ciphers",
+            )
 
+    def _check_verification(self) -> None:
+        if self.verify and not self.check_hostname and not self.pins:
+            raise PolicyError(
+                "invalid TLSPolicy: check_hostname=False with verify=True accepts any certificate that a "
+                "trusted CA issued, for any host. To verify a name other than the URL's host, set "
+                "server_hostname; to accept only known keys, add pins; to turn verification off, set "
+                "verify=False.",
+                field="check_hostname",
+            )
+        if (
+            self.verify
+            and not self.system_ca
+            and self.cafile is None
+            and self.capath is None
+            and self.cadata is None
+        ):
+            raise PolicyError(
+                "invalid TLSPolicy: system_ca is False and no cafile, capath or cadata is given, so no "
+                "certificate could ever be trusted. Set one of them, or set system_ca=True.",
+                field="system_ca",
+            )
+        if self.crl_check_chain and self.crlfile is None:
+            raise PolicyError(
+                "invalid TLSPolicy: crl_check_chain=True needs crlfile. Set crlfile to a PEM file with "
+                "the CRL of every CA in the chain.",
+                field="crl_check_chain",
+            )
+        if self.crlfile is not None and not self.verify:
+            raise PolicyError(
+                "invalid TLSPolicy: crlfile is set but verify=False, so no certificate would be checked "
+                "against it. Set verify=True or drop crlfile.",
+                field="crlfile",
+            )
 
-def _is_version_above(first: ssl.TLSVersion, second: ssl.TLSVersion) -> bool:
-    # MINIMUM_SUPPORTED and MAXIMUM_SUPPORTED are sentinels (-2, -1) that do not
-    # order with the real versions.
-    if ssl.TLSVersion.MAXIMUM_SUPPORTED in (first, second) or ssl.TLSVersion.MINIMUM_SUPPORTED in (
-        first,
-        second,
-    ):
-        return False
-    return first > second
+    def _check_client_certificate(self) -> None:
+        for file_field, data_field in (
+            ("client_cert", "client_cert_data"),
+            ("client_key", "client_key_data"),
+        ):
+            if getattr(self, file_field) is not None and getattr(self, data_field) is not None:
+                raise PolicyError(
+                    f"invalid TLSPolicy: both {file_field} and {data_field} are set. Set one of them.",
+                    field=data_field,
+                )
+        has_key = self.client_key is not None or self.client_key_data is not None
+        if has_key and not self.has_client_certificate:
+            key_field = "client_key" if self.client_key is not None else "client_key_data"
+            raise PolicyError(
+                f"invalid TLSPolicy: {key_field} is set but client_cert is not. Set client_cert (or "
+                "client_cert_data) to the certificate that belongs to the key.",
+                field=key_field,
+            )
+        password = self.client_key_password
+        if password is not None and not isinstance(password, (str, bytes)) and not callable(password):
+            raise PolicyError(
+                "invalid TLSPolicy.client_key_password: expected str, bytes or a callable returning "
+                f"either, got {type(password).__name__}.",
+                field="client_key_password",
+            )
+
+    def _check_key_logging(self) -> None:
+        if not self.keylog_from_env:
+            return
+        if self.keylog_file is not None:
+            raise PolicyError(
+                "invalid TLSPolicy: both keylog_file and keylog_from_env are set. Set one of them.",
+                field="keylog_from_env",
+            )
+        if not self.trust_env:
+            raise PolicyError(
+                "invalid TLSPolicy: keylog_from_env=True reads SSLKEYLOGFILE, but trust_env=False forbids "
+                "reading the environment. Set trust_env=True, or give the path as keylog_file.",
+                field="keylog_from_env",
+            )
 
 
 POLICY_FIELDS: Tuple[str, ...] = tuple(f.name for f in fields(TLSPolicy))

@@ -1,29 +1,91 @@
-"""Response: status, headers and body of an HTTP response, with its TLS facts."""
+"""Response: status, headers and whole body of an HTTP response, with its TLS facts.
+
+`BaseResponse` holds what the head tells and is shared with
+`tlskit._streaming.StreamingResponse`, whose body is read on demand.
+"""
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, List, Optional, Sequence
 
 from ._connection import TLSInfo
 from ._errors import HTTPStatusError
 from ._headers import Headers
 
 
-class Response:
-    """A complete HTTP response.
+class BaseResponse:
+    """The status line and header fields of a response, and where it came from.
 
     Attributes:
         status: the status code, such as 200.
         reason: the reason phrase, possibly empty.
         headers: case-insensitive header fields; repeats kept.
-        body: the whole body as bytes.
-        url: the URL that produced this response.
+        url: the URL that produced this response, after any redirects.
         http_version: ``"HTTP/1.1"`` or ``"HTTP/1.0"``.
-        tls: version, cipher, ALPN, peer certificate and session reuse of the connection.
-        history: earlier responses of a redirect chain, oldest first.
+        tls: version, cipher, ALPN, peer certificate and session reuse of the
+            connection; None for a plain http response (``allow_http=True``).
+        history: the redirect responses that led here, oldest first.
     """
 
-    __slots__ = ("status", "reason", "headers", "body", "url", "http_version", "tls", "history")
+    __slots__ = ("status", "reason", "headers", "url", "http_version", "tls", "history")
+
+    def __init__(
+        self,
+        status: int,
+        reason: str,
+        headers: Headers,
+        url: str,
+        http_version: str,
+        tls: Optional[TLSInfo],
+        history: Sequence[Response] = (),
+    ) -> None:
+        self.status = status
+        self.reason = reason
+        self.headers = headers
+        self.url = url
+        self.http_version = http_version
+        self.tls = tls
+        self.history: List[Response] = list(history)
+
+    @property
+    def ok(self) -> bool:
+        """True for status codes below 400."""
+        return self.status < 400
+
+    @property
+    def encoding(self) -> str:
+        """The charset from Content-Type, else UTF-8 (the only charset JSON allows, RFC 8259 8.1)."""
+        content_type = self.headers.get("content-type", "")
+        for parameter in content_type.split(";")[1:]:
+            name, _, value = parameter.partition("=")
+            if name.strip().lower() == "charset" and value.strip():
+                return value.strip().strip('"')
+        return "utf-8"
+
+    def raise_for_status(self) -> Any:
+        """Return the response, or raise `HTTPStatusError` for a status of 400 or more."""
+        if self.status >= 400:
+            raise HTTPStatusError(
+                f"{self.url} returned HTTP {self.status} {self.reason}".rstrip() + ".",
+                status=self.status,
+                response=self,
+            )
+        return self
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} [{self.status}] {self.url}>"
+
+
+class Response(BaseResponse):
+    """A complete HTTP response.
+
+    Attributes:
+        body: the whole body as bytes, decoded from gzip or deflate unless
+            ``decode_content=False``.
+        trailers: trailer fields of a chunked body, else empty.
+    """
+
+    __slots__ = ("body", "trailers")
 
     def __init__(
         self,
@@ -33,32 +95,13 @@ class Response:
         body: bytes,
         url: str,
         http_version: str,
-        tls: TLSInfo,
+        tls: Optional[TLSInfo],
         history: Sequence[Response] = (),
+        trailers: Optional[Headers] = None,
     ) -> None:
-        self.status = status
-        self.reason = reason
-        self.headers = headers
+        super().__init__(status, reason, headers, url, http_version, tls, history)
         self.body = body
-        self.url = url
-        self.http_version = http_version
-        self.tls = tls
-        self.history = list(history)
-
-    @property
-    def ok(self) -> bool:
-        """True for status codes below 400."""
-        return self.status < 400
-
-    @property
-    def encoding(self) -> str:
-        """The charset from Content-Type, else UTF-8."""
-        content_type = self.headers.get("content-type", "")
-        for parameter in content_type.split(";")[1:]:
-            name, _, value = parameter.partition("=")
-            if name.strip().lower() == "charset" and value.strip():
-                return value.strip().strip('"')
-        return "utf-8"
+        self.trailers = Headers() if trailers is None else trailers
 
     @property
     def text(self) -> str:
@@ -80,13 +123,5 @@ class Response:
 
     def raise_for_status(self) -> Response:
         """Return the response, or raise `HTTPStatusError` for a status of 400 or more."""
-        if self.status >= 400:
-            raise HTTPStatusError(
-                f"{self.url} returned HTTP {self.status} {self.reason}".rstrip() + ".",
-                status=self.status,
-                response=self,
-            )
+        super().raise_for_status()
         return self
-
-    def __repr__(self) -> str:
-        return f"<Response [{self.status}] {self.url}>"

@@ -9,6 +9,7 @@ Escapes already present (``%2F``) are kept exactly as given.
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import re
 from typing import NamedTuple, Optional, Tuple
@@ -82,6 +83,32 @@ class URL(NamedTuple):
         return f"{self.scheme}://{self.authority}{self.target}"
 
 
+def basic_authorization(userinfo: str) -> str:
+    """Return the Basic Authorization value (RFC 7617) for percent-encoded ``user:password``."""
+    from urllib.parse import unquote  # Deferred: credentials in URLs are rare.
+
+    user, _, password = userinfo.partition(":")
+    credentials = f"{unquote(user)}:{unquote(password)}".encode()
+    return "Basic " + base64.b64encode(credentials).decode("ascii")
+
+
+def redact_userinfo(url: str) -> str:
+    """Return ``url`` with the password of any ``user:password@`` replaced by ``***``, for messages."""
+    if "@" not in url:
+        return url
+    scheme, separator, rest = url.partition("://")
+    end = len(rest)
+    for delimiter in "/?#":
+        found = rest.find(delimiter)
+        if found != -1 and found < end:
+            end = found
+    userinfo, at, hostport = rest[:end].rpartition("@")
+    if not at or ":" not in userinfo:
+        return url
+    user = userinfo.partition(":")[0]
+    return f"{scheme}{separator}{user}:***@{hostport}{rest[end:]}"
+
+
 def parse_url(url: str, *, allow_http: bool = False) -> URL:
     """Parse and validate an absolute http(s) URL.
 
@@ -95,14 +122,15 @@ def parse_url(url: str, *, allow_http: bool = False) -> URL:
     """
     if not isinstance(url, str):
         raise InvalidURLError(f"invalid URL {url!r}: expected a str, got {type(url).__name__}.")
-    bad = _FORBIDDEN.search(url)
+    text, url = url, redact_userinfo(url)
+    bad = _FORBIDDEN.search(text)
     if bad:
         raise InvalidURLError(
             f"invalid URL {url!r}: character {bad.group()!r} at position {bad.start()} is not allowed. "
             "Percent-encode it (a space is %20).",
         )
 
-    scheme, separator, rest = url.partition("://")
+    scheme, separator, rest = text.partition("://")
     scheme = scheme.lower()
     if not separator:
         raise InvalidURLError(f"invalid URL {url!r}: no scheme. Write it as 'https://host/path'.")

@@ -1,0 +1,276 @@
+"""Hostile and broken servers: raw TLS peers that send exact bytes, end to end."""
+
+from __future__ import annotations
+
+import gzip
+import socket
+import ssl
+import threading
+import time
+from typing import Callable
+
+import pytest
+
+import tlskit
+from servers import SOCKET_TIMEOUT_SECONDS, TLSServer, read_request, response_bytes, scripted
+from tlskit import (
+    DecodingError,
+    IncompleteBodyError,
+    LimitExceededError,
+    ProtocolError,
+    RemoteDisconnectedError,
+    Timeout,
+    TimeoutExceededError,
+)
+
+StartServer = Callable[..., TLSServer]
+
+
+def test_cut_chunked_body(start_server: StartServer, ca_file: str) -> None:
+    server = start_server(
+        scripted(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n3\r\nab")
+    )
+    with pytest.raises(IncompleteBodyError) as caught:
+        tlskit.get(server.url("/"), cafile=ca_file)
+    assert caught.value.received == 7
+    assert caught.value.expected is None
+    assert caught.value.port == server.port
+
+
+def test_bad_chunk_size(start_server: StartServer, ca_file: str) -> None:
+    server = start_server(
+        scripted(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nfffffffffffffffffff\r\n")
+    )
+    with pytest.raises(ProtocolError) as caught:
+        tlskit.get(server.url("/"), cafile=ca_file)
+    assert "hex digits" in str(caught.value)
+    assert caught.value.host == "127.0.0.1"
+    assert f"127.0.0.1:{server.port}" in str(caught.value)
+
+
+def test_conflicting_content_length(start_server: StartServer, ca_file: str) -> None:
+    server = start_server(scripted(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd"))
+    with pytest.raises(ProtocolError, match="conflicting Content-Length"):
+        tlskit.get(server.url("/"), cafile=ca_file)
+
+
+def test_server_closes_without_response(start_server: StartServer, ca_file: str) -> None:
+    server = start_server(scripted(close_notify=True))
+    with pytest.raises(RemoteDisconnectedError):
+        tlskit.get(server.url("/"), cafile=ca_file)
+
+
+def endless_headers(stop: threading.Event) -> Callable[[ssl.SSLSocket], None]:
+    def handler(sock: ssl.SSLSocket) -> None:
+        read_request(sock, bytearray())
+        sock.sendall(b"HTTP/1.1 200 OK\r\n")
+        for _ in range(100_000):
+            if stop.is_set():
+                return
+            sock.sendall(b"X-Endless: 0123456789abcdef\r\n" * 64)
+
+    return handler
+
+
+def test_endless_headers(start_server: StartServer, ca_file: str) -> None:
+    stop = threading.Event()
+    server = start_server(endless_headers(stop))
+    try:
+        with pytest.raises(LimitExceededError) as caught:
+            tlskit.get(server.url("/"), cafile=ca_file)
+    finally:
+        stop.set()
+    assert caught.value.limit in ("max_header_bytes", "max_header_count")
+
+
+def test_endless_header_line(start_server: StartServer, ca_file: str) -> None:
+    stop = threading.Event()
+
+    def handler(sock: ssl.SSLSocket) -> None:
+        read_request(sock, bytearray())
+        sock.sendall(b"HTTP/1.1 200 OK\r\nX-Long: ")
+        for _ in range(10_000):
+            if stop.is_set():
+                return
+            sock.sendall(b"y" * 4096)
+
+    server = start_server(handler)
+    try:
+        with pytest.raises(LimitExceededError) as caught:
+            tlskit.get(server.url("/"), cafile=ca_file)
+    finally:
+        stop.set()
+    assert caught.value.limit == "max_line_bytes"
+
+
+def slow_drip(data: bytes, stop: threading.Event) -> Callable[[ssl.SSLSocket], None]:
+    def handler(sock: ssl.SSLSocket) -> None:
+        read_request(sock, bytearray())
+        for index in range(len(data)):
+            if stop.wait(0.02):
+                return
+            sock.sendall(data[index : index + 1])
+
+    return handler
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"HTTP/1.1 200 OK\r\n" + b"X-Drip: 1\r\n" * 500,
+        b"HTTP/1.1 200 OK\r\nContent-Length: 5000\r\n\r\n" + b"x" * 5000,
+    ],
+    ids=["head", "body"],
+)
+def test_slow_drip_cannot_stretch_total(start_server: StartServer, ca_file: str, data: bytes) -> None:
+    stop = threading.Event()
+    server = start_server(slow_drip(data, stop))
+    try:
+        with pytest.raises(TimeoutExceededError) as caught:
+            tlskit.get(server.url("/"), cafile=ca_file, timeout=Timeout(read=1, total=0.4))
+    finally:
+        stop.set()
+    assert caught.value.phase == "total"
+    assert caught.value.timeout == 0.4
+
+
+def test_read_timeout_phase(start_server: StartServer, ca_file: str) -> None:
+    release = threading.Event()
+
+    def silent(sock: ssl.SSLSocket) -> None:
+        read_request(sock, bytearray())
+        release.wait(SOCKET_TIMEOUT_SECONDS)
+
+    server = start_server(silent)
+    try:
+        with pytest.raises(TimeoutExceededError) as caught:
+            tlskit.get(server.url("/"), cafile=ca_file, timeout=Timeout(read=0.2, total=10))
+    finally:
+        release.set()
+    assert caught.value.phase == "read"
+    assert caught.value.timeout == 0.2
+
+
+def test_handshake_timeout_phase(ca_file: str) -> None:
+    # A TCP listener that never speaks TLS: the kernel accepts the connection.
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        port = listener.getsockname()[1]
+        with pytest.raises(TimeoutExceededError) as caught:
+            tlskit.get(f"https://127.0.0.1:{port}/", cafile=ca_file, timeout=Timeout(connect=0.2))
+    assert caught.value.phase == "handshake"
+    assert caught.value.timeout == 0.2
+
+
+def test_decompression_bomb(start_server: StartServer, ca_file: str) -> None:
+    bomb = gzip.compress(b"\0" * (64 * 1024 * 1024), compresslevel=9)
+    server = start_server(scripted(response_bytes(200, [("Content-Encoding", "gzip")], bomb)))
+    with pytest.raises(LimitExceededError) as caught:
+        tlskit.get(server.url("/"), cafile=ca_file)
+    assert caught.value.limit == "max_expansion_ratio"
+    assert caught.value.port == server.port
+
+
+def test_corrupt_gzip(start_server: StartServer, ca_file: str) -> None:
+    server = start_server(
+        scripted(response_bytes(200, [("Content-Encoding", "gzip")], gzip.compress(b"abc")[:-4]))
+    )
+    with pytest.raises(DecodingError, match="ended before its end marker"):
+        tlskit.get(server.url("/"), cafile=ca_file)
+
+
+def test_unsupported_content_encoding(start_server: StartServer, ca_file: str) -> None:
+    server = start_server(scripted(response_bytes(200, [("Content-Encoding", "br")], b"\x0b\x01\x80")))
+    with pytest.raises(DecodingError, match="unsupported Content-Encoding 'br'"):
+        tlskit.get(server.url("/"), cafile=ca_file)
+    raw = tlskit.get(
+        start_server(scripted(response_bytes(200, [("Content-Encoding", "br")], b"\x0b\x01\x80"))).url("/"),
+        cafile=ca_file,
+        decode_content=False,
+    )
+    assert raw.body == b"\x0b\x01\x80"
+
+
+def test_stale_post_is_not_retried(start_server: StartServer, ca_file: str) -> None:
+    # Each connection responds to one request without announcing the close,
+    # then closes without TLS close_notify, as a crashed keep-alive peer would.
+    closed = threading.Event()
+
+    def once(sock: ssl.SSLSocket) -> None:
+        read_request(sock, bytearray())
+        sock.sendall(response_bytes(200, [], b"once"))
+        time.sleep(0.05)
+        sock.shutdown(socket.SHUT_RDWR)
+        closed.set()
+
+    server = start_server(once)
+    with tlskit.Client(cafile=ca_file) as client:
+        assert client.get(server.url("/")).body == b"once"
+        assert closed.wait(SOCKET_TIMEOUT_SECONDS)
+        # The pool notices the closed idle connection and opens a new one.
+        assert client.post(server.url("/"), body=b"x").body == b"once"
+    assert server.connections == 2
+
+
+def test_extra_bytes_after_response_prevent_reuse(start_server: StartServer, ca_file: str) -> None:
+    server = start_server(
+        scripted(response_bytes(200, [], b"ok") + b"HTTP/1.1 200 OK\r\n", close_notify=True)
+    )
+    with tlskit.Client(cafile=ca_file) as client:
+        assert client.get(server.url("/")).body == b"ok"
+        assert client.get(server.url("/")).body == b"ok"
+    assert server.connections == 2
+
+
+def answer_once_then_drop(sock: ssl.SSLSocket) -> None:
+    """Respond to the first request, then read the next one and close without a response."""
+    buffer = bytearray()
+    if read_request(sock, buffer) is None:
+        return
+    sock.sendall(response_bytes(200, [], b"first"))
+    read_request(sock, buffer)
+
+
+@pytest.mark.parametrize("method, retried", [("GET", True), ("PUT", True), ("POST", False), ("PATCH", False)])
+def test_dropped_request_retried_only_if_idempotent(
+    start_server: StartServer, ca_file: str, method: str, retried: bool
+) -> None:
+    server = start_server(answer_once_then_drop)
+    with tlskit.Client(cafile=ca_file) as client:
+        assert client.get(server.url("/")).body == b"first"
+        if retried:
+            assert client.request(method, server.url("/"), body=b"x").body == b"first"
+        else:
+            with pytest.raises(RemoteDisconnectedError):
+                client.request(method, server.url("/"), body=b"x")
+    assert server.connections == (2 if retried else 1)
+
+
+def test_connect_timeout_phase(ca_file: str) -> None:
+    # A listener whose accept queue is full drops further SYNs, so a
+    # connect to it waits until its timeout, all on loopback.
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(0)
+        port = listener.getsockname()[1]
+        fillers = []
+        try:
+            for _ in range(4):
+                filler = socket.socket()
+                fillers.append(filler)
+                filler.settimeout(0.2)
+                try:
+                    filler.connect(("127.0.0.1", port))
+                except socket.timeout:
+                    break
+            else:
+                pytest.skip("this kernel accepts connections beyond the listen backlog")
+            with pytest.raises(TimeoutExceededError) as caught:
+                tlskit.get(f"https://127.0.0.1:{port}/", cafile=ca_file, timeout=Timeout(connect=0.2))
+        finally:
+            for filler in fillers:
+                filler.close()
+    assert caught.value.phase == "connect"
+    assert caught.value.timeout == 0.2
+    assert caught.value.port == port

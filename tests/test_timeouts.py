@@ -1,0 +1,70 @@
+"""Timeout values and the Deadline that turns them into per-operation limits."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tlskit import PolicyError, Timeout, TimeoutExceededError
+from tlskit._timeouts import Deadline, make_timeout
+
+
+def test_number_bounds_total() -> None:
+    assert make_timeout(5) == Timeout(total=5.0)
+    assert make_timeout(None) == Timeout()
+    timeout = Timeout(connect=1, read=2, total=3)
+    assert make_timeout(timeout) is timeout
+
+
+@pytest.mark.parametrize("value", [0, -1, float("nan"), float("inf"), "5", True])
+def test_invalid_timeout_raises(value: object) -> None:
+    with pytest.raises(PolicyError) as caught:
+        make_timeout(value)  # type: ignore[arg-type]
+    assert caught.value.field == "timeout"
+    assert repr(value) in str(caught.value)
+
+
+def test_invalid_timeout_field_raises() -> None:
+    with pytest.raises(PolicyError, match="read=0"):
+        Timeout(read=0)
+
+
+def test_limit_uses_own_timeout_when_total_is_far() -> None:
+    deadline = Deadline(Timeout(connect=1, read=2, total=100))
+    assert deadline.limit("connect", "h", 1) == (1.0, "connect")
+    assert deadline.limit("handshake", "h", 1) == (1.0, "handshake")
+    assert deadline.limit("read", "h", 1) == (2.0, "read")
+
+
+def test_limit_reports_total_when_it_binds() -> None:
+    deadline = Deadline(Timeout(read=50, total=1))
+    seconds, phase = deadline.limit("read", "h", 1)
+    assert phase == "total"
+    assert seconds is not None and 0 < seconds <= 1
+
+
+def test_limit_without_total() -> None:
+    deadline = Deadline(Timeout(read=2))
+    assert deadline.remaining() is None
+    assert deadline.limit("read", "h", 1) == (2.0, "read")
+    assert deadline.limit("connect", "h", 1) == (None, "connect")
+
+
+def test_expired_total_raises() -> None:
+    deadline = Deadline(Timeout(total=0.001))
+    time.sleep(0.002)
+    with pytest.raises(TimeoutExceededError) as caught:
+        deadline.limit("read", "example.test", 8443)
+    assert caught.value.phase == "total"
+    assert caught.value.timeout == 0.001
+    assert caught.value.host == "example.test"
+    assert "example.test:8443 exceeded its total timeout" in str(caught.value)
+
+
+def test_expired_message_names_phase() -> None:
+    error = Deadline(Timeout(connect=3)).expired("connect", "::1", 443)
+    assert isinstance(error, TimeoutError)
+    assert error.phase == "connect"
+    assert error.timeout == 3.0
+    assert str(error) == "connect to [::1]:443 timed out after 3 s. Raise the timeout or check the server."

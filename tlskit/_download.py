@@ -1,0 +1,74 @@
+"""Saving a response body to a file: nothing appears at the path until the body is complete.
+
+The body is written to a new file beside the target, named
+``.<name>.<random>.part`` so that the final rename stays on one file system,
+and renamed over the target with `os.replace` only once the body is complete
+and flushed to disk. Any error deletes the partial file and leaves the
+target as it was. The file is created with mode 0o666 less the umask, as
+``open`` would.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, BinaryIO, Callable, Optional, Tuple
+
+if TYPE_CHECKING:
+    from ._streaming import StreamingResponse
+
+ProgressCallback = Callable[[int, Optional[int]], None]
+
+_CREATE_ATTEMPTS = 8
+
+
+def _create_partial(path: str) -> Tuple[str, BinaryIO]:
+    """Create and open a new partial file beside ``path``."""
+    directory, name = os.path.split(os.path.abspath(path))
+    for _ in range(_CREATE_ATTEMPTS):
+        partial = os.path.join(directory, f".{name}.{os.urandom(4).hex()}.part")
+        try:
+            descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        except FileExistsError:
+            continue
+        return partial, os.fdopen(descriptor, "wb")
+    raise FileExistsError(f"could not create a partial file beside {path!r}: every name tried exists.")
+
+
+def _expected_size(response: StreamingResponse, is_encoded: bool) -> Optional[int]:
+    # Content-Length counts encoded bytes, which say nothing of the decoded size.
+    length = response.headers.get("content-length")
+    if is_encoded or length is None or not length.isdigit():
+        return None
+    return int(length)
+
+
+def save_body(
+    response: StreamingResponse, path: str, progress: Optional[ProgressCallback], chunk_size: int
+) -> int:
+    """Write the rest of the body of ``response`` to ``path`` and return the bytes written.
+
+    Raises:
+        The body errors of `StreamingResponse.iter_bytes`, and OSError.
+    """
+    total = _expected_size(response, "content-encoding" in response.headers)
+    partial, output = _create_partial(path)
+    written = 0
+    try:
+        with output:
+            if progress is not None:
+                progress(0, total)
+            for chunk in response.iter_bytes(chunk_size):
+                output.write(chunk)
+                written += len(chunk)
+                if progress is not None:
+                    progress(written, total)
+            output.flush()
+            os.fsync(output.fileno())
+        os.replace(partial, path)
+    except BaseException:
+        try:
+            os.unlink(partial)
+        except OSError:
+            pass
+        raise
+    return written

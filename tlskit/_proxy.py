@@ -1,0 +1,287 @@
+"""Proxies: which proxy a request goes through, and the CONNECT tunnel to the origin.
+
+`select_proxy` picks the proxy for one URL:
+
+1. the ``proxy`` argument, when given;
+2. else, when ``TLSPolicy.trust_env`` is on, the environment: for https URLs
+   ``https_proxy`` then ``HTTPS_PROXY``, for http URLs ``http_proxy`` then
+   ``HTTP_PROXY``, and ``all_proxy`` then ``ALL_PROXY`` for both. Lower-case
+   names win, as in curl and urllib. ``HTTP_PROXY`` is ignored while
+   ``REQUEST_METHOD`` is set: inside a CGI program, a client's ``Proxy:``
+   request header arrives as ``HTTP_PROXY`` ("httpoxy").
+3. When ``trust_env`` is on, ``no_proxy`` or ``NO_PROXY`` exempts hosts from
+   either: ``*``, host names that match as a suffix on a label boundary
+   (``example.test`` and ``.example.test`` both cover ``a.example.test``),
+   IPv4 and IPv6 addresses and CIDR ranges, each with an optional ``:port``.
+
+This module is the one place that reads those variables, and it logs each
+one it uses at DEBUG.
+
+`open_tunnel` requests a tunnel from an http:// proxy with CONNECT, sending
+Proxy-Authorization from the proxy URL's credentials. TLS then runs
+through the tunnel to the origin and is verified exactly as without a proxy;
+the proxy sees only the origin's host and port. http URLs go to the proxy in
+absolute form instead (RFC 9112 3.2.2).
+"""
+
+from __future__ import annotations
+
+import functools
+import ipaddress
+import logging
+import os
+import socket
+from typing import List, NamedTuple, Optional, Tuple, Union
+
+from ._connection import Connection, open_tcp
+from ._errors import (
+    InvalidURLError,
+    ProtocolError,
+    ProxyError,
+    RemoteDisconnectedError,
+    format_address,
+)
+from ._http11 import NEED_DATA, EndOfResponse, Limits, ResponseHead, ResponseParser, build_request
+from ._policy import TLSPolicy
+from ._timeouts import Deadline
+from ._url import URL, basic_authorization, parse_url, redact_userinfo
+
+log = logging.getLogger(__name__)
+
+_PROXY_VARIABLES = {
+    "https": ("https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"),
+    "http": ("http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"),
+}
+
+IPNetwork = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
+
+
+class Proxy(NamedTuple):
+    """An http:// proxy and the Proxy-Authorization value for it.
+
+    Attributes:
+        url: the proxy's URL.
+        authorization: ``"Basic ..."`` from the URL's credentials, or None.
+        source: where the proxy came from, for messages: ``"proxy argument"``
+            or the environment variable's name.
+    """
+
+    url: URL
+    authorization: Optional[str]
+    source: str
+
+    @property
+    def key(self) -> Tuple[Tuple[str, str, int], Optional[str]]:
+        """What keys connections through this proxy in the pool: address and credentials."""
+        return (self.url.origin, self.authorization)
+
+
+@functools.lru_cache(maxsize=32)
+def parse_proxy(text: str, source: str) -> Proxy:
+    """Parse a proxy URL; a URL without scheme means http://, as in curl.
+
+    Raises:
+        InvalidURLError: the URL is invalid or its scheme is not http.
+    """
+    shown = redact_userinfo(text)
+    scheme = text.partition("://")[0].lower() if "://" in text else "http"
+    if scheme != "http":
+        raise InvalidURLError(
+            f"invalid proxy {shown!r} from {source}: scheme {scheme!r} is not supported. tlskit talks to "
+            "proxies over http:// and tunnels https through them with CONNECT, so TLS still runs end to "
+            "end. Use an http:// proxy URL.",
+            field="proxy",
+        )
+    try:
+        url = parse_url(text if "://" in text else "http://" + text, allow_http=True)
+    except InvalidURLError as exc:
+        raise InvalidURLError(f"invalid proxy from {source}: {exc.message}", field="proxy") from exc
+    authorization = None if url.userinfo is None else basic_authorization(url.userinfo)
+    return Proxy(url, authorization, source)
+
+
+def environment_proxy(scheme: str) -> Optional[Tuple[str, str]]:
+    """Return the name and value of the environment variable that sets the proxy for ``scheme``."""
+    for name in _PROXY_VARIABLES[scheme]:
+        if name == "HTTP_PROXY" and "REQUEST_METHOD" in os.environ:
+            log.debug("ignoring HTTP_PROXY because REQUEST_METHOD is set (CGI)")
+            continue
+        value = os.environ.get(name)
+        if value:
+            log.debug("using proxy from %s", name)
+            return name, value
+    return None
+
+
+def environment_no_proxy() -> str:
+    """Return the value of no_proxy or NO_PROXY, or an empty string."""
+    for name in ("no_proxy", "NO_PROXY"):
+        value = os.environ.get(name)
+        if value:
+            log.debug("using proxy exemptions from %s", name)
+            return value
+    return ""
+
+
+NoProxyEntry = Tuple[Optional[str], Optional[IPNetwork], Optional[int]]
+
+
+def _parse_no_proxy_entry(entry: str) -> NoProxyEntry:
+    """Split one NO_PROXY entry into (host suffix, IP network, port); one of the first two is None."""
+    port = None
+    if entry.startswith("["):
+        address, _, rest = entry[1:].partition("]")
+        if rest.startswith(":") and rest[1:].isdigit():
+            port = int(rest[1:])
+        entry = address
+    elif entry.count(":") == 1:
+        host, _, port_text = entry.partition(":")
+        if port_text.isdigit():
+            entry, port = host, int(port_text)
+    try:
+        return None, ipaddress.ip_network(entry, strict=False), port
+    except ValueError:
+        pass
+    suffix = entry.lstrip("*").strip(".")
+    if not suffix.isascii():
+        try:
+            suffix = suffix.encode("idna").decode("ascii")
+        except UnicodeError:
+            pass
+    return suffix, None, port
+
+
+@functools.lru_cache(maxsize=8)
+def parse_no_proxy(text: str) -> Tuple[NoProxyEntry, ...]:
+    """Parse a NO_PROXY value; an entry of ``*`` alone becomes ("", None, None), which matches all."""
+    entries: List[NoProxyEntry] = []
+    for item in text.replace(" ", ",").split(","):
+        item = item.strip().lower()
+        if item == "*":
+            entries.append(("", None, None))
+        elif item:
+            entries.append(_parse_no_proxy_entry(item))
+    return tuple(entries)
+
+
+def is_proxy_bypassed(url: URL, no_proxy: str) -> bool:
+    """Return whether a NO_PROXY value exempts ``url`` from the proxy."""
+    host = url.host.rstrip(".")
+    address = ipaddress.ip_address(host) if url.is_ip else None
+    for suffix, network, port in parse_no_proxy(no_proxy):
+        if port is not None and port != url.port:
+            continue
+        if suffix == "":
+            return True
+        if network is not None:
+            if address is not None and address.version == network.version and address in network:
+                return True
+        elif suffix is not None and address is None and (host == suffix or host.endswith("." + suffix)):
+            return True
+    return False
+
+
+def select_proxy(url: URL, proxy: Optional[str], trust_env: bool) -> Optional[Proxy]:
+    """Return the proxy for ``url``, or None to connect directly.
+
+    Raises:
+        InvalidURLError: the proxy URL, given or from the environment, is invalid.
+    """
+    if proxy is not None:
+        source = "proxy argument"
+    elif trust_env:
+        found = environment_proxy(url.scheme)
+        if found is None:
+            return None
+        source, proxy = found
+    else:
+        return None
+    if trust_env:
+        no_proxy = environment_no_proxy()
+        if no_proxy and is_proxy_bypassed(url, no_proxy):
+            log.debug("not using a proxy for %s: NO_PROXY covers it", url.authority)
+            return None
+    return parse_proxy(proxy, source)
+
+
+def _connect_request(proxy: Proxy, url: URL, user_agent: str) -> bytes:
+    host = f"[{url.host}]" if ":" in url.host else url.host
+    target = f"{host}:{url.port}"
+    fields = [("Host", target), ("User-Agent", user_agent)]
+    if proxy.authorization is not None:
+        fields.append(("Proxy-Authorization", proxy.authorization))
+    return build_request("CONNECT", target, fields)
+
+
+def _read_connect_response(connection: Connection, deadline: Deadline, limits: Limits) -> ResponseParser:
+    parser = ResponseParser("CONNECT", limits)
+    while True:
+        event = parser.next_event()
+        if event is NEED_DATA:
+            connection.receive(parser, deadline, phase="connect")
+        elif type(event) is ResponseHead and not 200 <= event.status < 300:
+            return parser
+        elif type(event) is EndOfResponse:
+            return parser
+
+
+def open_tunnel(
+    proxy: Proxy, url: URL, policy: TLSPolicy, deadline: Deadline, limits: Limits, user_agent: str
+) -> socket.socket:
+    """Open a CONNECT tunnel through ``proxy`` to ``url``'s origin and return its socket.
+
+    Raises:
+        ProxyError: the proxy rejected the tunnel or sent an invalid response.
+        ConnectError, TimeoutExceededError: the proxy could not be reached in time.
+    """
+    proxy_address = format_address(proxy.url.host, proxy.url.port)
+    origin = format_address(url.host, url.port)
+    sock = open_tcp(proxy.url.host, proxy.url.port, proxy.url.zone, deadline)
+    connection = Connection(sock, proxy.url, policy)
+    try:
+        connection.send(_connect_request(proxy, url, user_agent), deadline, phase="connect")
+        parser = _read_connect_response(connection, deadline, limits)
+    except (ProtocolError, RemoteDisconnectedError) as exc:
+        sock.close()
+        raise ProxyError(
+            f"proxy {proxy_address} (from {proxy.source}) sent an invalid response to CONNECT to {origin}: {exc}",
+            host=proxy.url.host,
+            port=proxy.url.port,
+        ) from exc
+    except BaseException:
+        sock.close()
+        raise
+    head = parser.head
+    assert head is not None
+    if not 200 <= head.status < 300:
+        sock.close()
+        raise ProxyError(
+            _rejection_message(proxy, origin, head),
+            status=head.status,
+            reason=head.reason,
+            host=proxy.url.host,
+            port=proxy.url.port,
+        )
+    if parser.leftover:
+        sock.close()
+        raise ProxyError(
+            f"proxy {proxy_address} sent {len(parser.leftover)} bytes after accepting CONNECT to {origin}, "
+            "before the TLS handshake began",
+            host=proxy.url.host,
+            port=proxy.url.port,
+        )
+    log.debug("tunnel to %s through proxy %s is open", origin, proxy_address)
+    return sock
+
+
+def _rejection_message(proxy: Proxy, origin: str, head: ResponseHead) -> str:
+    status_line = f"{head.http_version} {head.status} {head.reason}".rstrip()
+    text = (
+        f"proxy {format_address(proxy.url.host, proxy.url.port)} (from {proxy.source}) rejected CONNECT "
+        f"to {origin}: {status_line}."
+    )
+    if head.status == 407:
+        if proxy.authorization is None:
+            return text + " Put the proxy credentials in the proxy URL: http://user:password@host:port."
+        return text + " Check the user name and password in the proxy URL."
+    return text + " Check that the proxy allows tunnels to this host and port, or exempt it with NO_PROXY."

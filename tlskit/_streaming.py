@@ -1,0 +1,306 @@
+"""Response bodies read on demand: `BodyReader` and the public `StreamingResponse`.
+
+A `BodyReader` owns the connection from the moment the response head has
+arrived. It pulls body bytes through the parser, undoes content codings,
+enforces ``max_body``, and settles the connection exactly once:
+
+- the body was read in full and the server allows reuse: back to the pool;
+- the body was read in full but reuse is not allowed: closed;
+- an error, or the caller closed the response early: closed, because the
+  unread rest of the body would corrupt the next response on that connection.
+"""
+
+from __future__ import annotations
+
+import time
+from types import TracebackType
+from typing import Callable, Iterator, List, Optional, Sequence, Type, Union
+
+from ._connection import Connection, TLSInfo
+from ._decoding import ContentDecoder, make_decoder
+from ._errors import LimitExceededError, TLSKitError, format_address
+from ._headers import Headers
+from ._http11 import NEED_DATA, BodyData, EndOfResponse, Limits, ResponseHead, ResponseParser
+from ._response import BaseResponse, Response
+from ._timeouts import Deadline
+
+BufferType = Union[bytearray, memoryview]
+
+
+def attach_address(exc: TLSKitError, host: str, port: int) -> None:
+    """Name the server in an error raised by the sans-IO parser, which knows no address."""
+    if exc.host is None:
+        exc.host, exc.port = host, port
+        exc.message = f"{exc.message} (server {format_address(host, port)})"
+        exc.args = (exc.message,)
+
+
+class BodyReader:
+    """Pull one response body off its connection and settle the connection once.
+
+    ``release`` receives the connection when the body was read in full and
+    the connection may carry another request.
+    """
+
+    __slots__ = (
+        "connection",
+        "parser",
+        "deadline",
+        "max_body",
+        "limits",
+        "release",
+        "done",
+        "trailers",
+        "_decode",
+        "_decoder",
+        "_pieces",
+        "_end",
+    )
+
+    def __init__(
+        self,
+        connection: Connection,
+        parser: ResponseParser,
+        deadline: Deadline,
+        *,
+        max_body: Optional[int],
+        decode_content: bool,
+        limits: Limits,
+        release: Callable[[Connection], None],
+    ) -> None:
+        self.connection = connection
+        self.parser = parser
+        self.deadline = deadline
+        self.max_body = max_body
+        self.limits = limits
+        self.release = release
+        self.done = False
+        self.trailers = Headers()
+        self._decode = decode_content
+        self._decoder: Optional[ContentDecoder] = None
+        self._pieces: Optional[Iterator[bytes]] = None
+        self._end: Optional[EndOfResponse] = None
+
+    def read_piece(self) -> bytes:
+        """Return the next piece of the body, or b"" once it is complete.
+
+        Raises:
+            IncompleteBodyError, ProtocolError, DecodingError: a bad or cut body.
+            LimitExceededError: ``max_body`` or a decoding limit was passed.
+            TimeoutExceededError: a read or the total timeout expired.
+        """
+        try:
+            while True:
+                if self._pieces is not None:
+                    piece = next(self._pieces, None)
+                    if piece is not None:
+                        self._check_size(self._decoder.decoded_bytes if self._decoder else 0)
+                        return piece
+                    self._pieces = None
+                if self._end is not None:
+                    self._complete(self._end)
+                    return b""
+                if self.done:
+                    return b""
+                piece = self._next_event()
+                if piece:
+                    return piece
+        except TLSKitError as exc:
+            self.abandon()
+            attach_address(exc, self.connection.host, self.connection.port)
+            raise
+        except BaseException:
+            self.abandon()
+            raise
+
+    def _next_event(self) -> bytes:
+        """Advance the parser by one event; return undecoded body bytes, else b""."""
+        event = self.parser.next_event()
+        if event is NEED_DATA:
+            self.connection.receive(self.parser, self.deadline)
+        elif type(event) is BodyData:
+            self._check_size(self.parser.body_received)
+            if not self._decode:
+                return event.data
+            if self._decoder is None:
+                self._decode = False
+                head = self.parser.head
+                assert head is not None
+                self._decoder = make_decoder(head.headers.get_all("content-encoding"), self.limits)
+                if self._decoder is None:
+                    return event.data
+                self._decode = True
+            assert self._decoder is not None
+            self._pieces = self._decoder.decode(event.data)
+        else:
+            assert type(event) is EndOfResponse
+            self._end = event
+            if self._decoder is not None:
+                self._pieces = self._decoder.finish()
+        return b""
+
+    def _check_size(self, size: int) -> None:
+        if self.max_body is not None and size > self.max_body:
+            raise LimitExceededError(
+                f"response body from {format_address(self.connection.host, self.connection.port)} exceeds "
+                f"max_body ({self.max_body} bytes). Raise max_body, or use Client.stream to read it in pieces.",
+                limit="max_body",
+                value=self.max_body,
+                host=self.connection.host,
+                port=self.connection.port,
+            )
+
+    def _complete(self, end: EndOfResponse) -> None:
+        self.done = True
+        self.trailers = end.trailers
+        connection = self.connection
+        if end.keep_alive and not self.parser.leftover:
+            connection.last_used = time.monotonic()
+            self.release(connection)
+        else:
+            connection.close()
+
+    def read_all(self) -> bytes:
+        """Read the rest of the body and return it."""
+        pieces: List[bytes] = []
+        while True:
+            piece = self.read_piece()
+            if not piece:
+                return b"".join(pieces)
+            pieces.append(piece)
+
+    def abandon(self) -> None:
+        """Close the connection unless the body was already read in full."""
+        if not self.done:
+            self.done = True
+            self.connection.close()
+
+
+class StreamingResponse(BaseResponse):
+    """A response whose body is read on demand; returned by `Client.stream`.
+
+    Use it as a context manager, or call `close`. Reading the body in full
+    returns the connection to the pool; closing the response before that
+    closes the connection. Memory stays flat: each piece is at most the
+    ``chunk_size`` asked for, or 64 KiB.
+
+    Attributes:
+        trailers: trailer fields of a chunked body, filled once the body is read.
+    """
+
+    __slots__ = ("_reader", "_pending", "_offset")
+
+    def __init__(
+        self,
+        head: ResponseHead,
+        url: str,
+        tls: Optional[TLSInfo],
+        reader: BodyReader,
+        history: Sequence[Response] = (),
+    ) -> None:
+        super().__init__(head.status, head.reason, head.headers, url, head.http_version, tls, history)
+        self._reader = reader
+        self._pending = b""
+        self._offset = 0
+
+    @property
+    def trailers(self) -> Headers:
+        """Trailer fields of a chunked body; empty until the body is read in full."""
+        return self._reader.trailers
+
+    @property
+    def is_closed(self) -> bool:
+        """True once the body was read in full or the response was closed."""
+        return self._reader.done and not self._pending
+
+    def _take(self, size: Optional[int]) -> bytes:
+        """Return up to ``size`` bytes of the body (any amount for None), or b"" at its end."""
+        if self._offset >= len(self._pending):
+            self._pending = self._reader.read_piece()
+            self._offset = 0
+            if not self._pending:
+                return b""
+        start = self._offset
+        end = len(self._pending) if size is None else min(start + size, len(self._pending))
+        self._offset = end
+        if start == 0 and end == len(self._pending):
+            return self._pending
+        return self._pending[start:end]
+
+    def iter_bytes(self, chunk_size: Optional[int] = None) -> Iterator[bytes]:
+        """Yield the body in pieces of ``chunk_size`` bytes (the last may be shorter).
+
+        With ``chunk_size=None``, pieces come as they arrive, at most 64 KiB each.
+
+        Raises:
+            The errors of `Client.get` that concern the body, such as
+            `IncompleteBodyError`; the connection is then closed.
+        """
+        if chunk_size is not None and (not isinstance(chunk_size, int) or chunk_size < 1):
+            raise ValueError(f"invalid chunk_size {chunk_size!r}: expected a positive int or None.")
+        if chunk_size is None:
+            while True:
+                piece = self._take(None)
+                if not piece:
+                    return
+                yield piece
+        buffer = bytearray()
+        while True:
+            piece = self._take(chunk_size - len(buffer))
+            if not piece:
+                if buffer:
+                    yield bytes(buffer)
+                return
+            if not buffer and len(piece) == chunk_size:
+                yield piece
+                continue
+            buffer += piece
+            if len(buffer) == chunk_size:
+                yield bytes(buffer)
+                buffer.clear()
+
+    def readinto(self, buffer: BufferType) -> int:
+        """Read body bytes into ``buffer`` and return how many; 0 means the body is complete."""
+        view = memoryview(buffer).cast("B")
+        if not view.nbytes:
+            return 0
+        piece = self._take(view.nbytes)
+        view[: len(piece)] = piece
+        return len(piece)
+
+    def read(self) -> bytes:
+        """Read the rest of the body and return it."""
+        rest = self._pending[self._offset :]
+        self._pending, self._offset = b"", 0
+        return rest + self._reader.read_all() if rest else self._reader.read_all()
+
+    def read_response(self) -> Response:
+        """Read the rest of the body and return the complete `Response`."""
+        body = self.read()
+        return Response(
+            self.status,
+            self.reason,
+            self.headers,
+            body,
+            self.url,
+            self.http_version,
+            self.tls,
+            self.history,
+            self._reader.trailers,
+        )
+
+    def close(self) -> None:
+        """Stop reading; the connection is closed unless the body was already read in full."""
+        self._pending, self._offset = b"", 0
+        self._reader.abandon()
+
+    def __enter__(self) -> StreamingResponse:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: Optional[Type[BaseException]],
+        exc: Optional[BaseException],
+        traceback: Optional[TracebackType],
+    ) -> None:
+        self.close()

@@ -1,0 +1,136 @@
+"""Timeout and Deadline: the time limits of one call and the clock that enforces them.
+
+A call's ``timeout`` is a number of seconds or a `Timeout`. A number bounds
+the whole call, redirects and retries included, and means
+``Timeout(total=seconds)``. A `Timeout` can also bound each TCP connect and
+TLS handshake (``connect``) and each socket read or write (``read``).
+
+A `Deadline` is created when a call starts. Before each socket operation,
+`Deadline.limit` returns the seconds that operation may wait, which is the
+smaller of the operation's own limit and what is left of the total, and the
+phase to report if the wait expires. A server that sends one byte just before
+each read timeout therefore still cannot keep a call past its total.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Optional, Tuple, Union
+
+from ._errors import PolicyError, TimeoutExceededError, format_address
+
+_MESSAGES = {
+    "connect": "connect to {address} timed out",
+    "handshake": "TLS handshake with {address} timed out",
+    "write": "write to {address} timed out",
+    "read": "read from {address} timed out",
+    "total": "request to {address} exceeded its total timeout",
+}
+
+
+def _check_seconds(name: str, value: Optional[float]) -> Optional[float]:
+    if value is None:
+        return None
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or value <= 0
+    ):
+        raise PolicyError(
+            f"invalid timeout {name}={value!r}: expected a positive number of seconds, or None for no limit.",
+            field="timeout",
+        )
+    return float(value)
+
+
+@dataclass(frozen=True)
+class Timeout:
+    """Time limits of one call, in seconds; None means no limit.
+
+    Attributes:
+        connect: each TCP connect, proxy CONNECT and TLS handshake.
+        read: each socket read or write, so the longest silence a server may keep.
+        total: the whole call, from the first connect to the last body byte,
+            redirects and retries included. For `Client.stream`, the total
+            keeps running while the caller reads the body.
+    """
+
+    connect: Optional[float] = None
+    read: Optional[float] = None
+    total: Optional[float] = None
+
+    def __post_init__(self) -> None:
+        for name in ("connect", "read", "total"):
+            object.__setattr__(self, name, _check_seconds(name, getattr(self, name)))
+
+
+TimeoutType = Union[Timeout, float, int, None]
+
+NO_TIMEOUT = Timeout()
+
+
+def make_timeout(value: TimeoutType) -> Timeout:
+    """Turn a ``timeout`` argument into a `Timeout`; a number bounds the total.
+
+    Raises:
+        PolicyError: the value is neither a Timeout, a positive number, nor None.
+    """
+    if isinstance(value, Timeout):
+        return value
+    if value is None:
+        return NO_TIMEOUT
+    return Timeout(total=_check_seconds("total", value))
+
+
+class Deadline:
+    """The running clock of one call under a `Timeout`."""
+
+    __slots__ = ("timeout", "expires")
+
+    def __init__(self, timeout: Timeout) -> None:
+        self.timeout = timeout
+        self.expires = None if timeout.total is None else time.monotonic() + timeout.total
+
+    def remaining(self) -> Optional[float]:
+        """Return the seconds left of the total, or None when there is no total."""
+        if self.expires is None:
+            return None
+        return self.expires - time.monotonic()
+
+    def limit(self, phase: str, host: str, port: int) -> Tuple[Optional[float], str]:
+        """Return the seconds an operation of ``phase`` may wait and the phase that binds it.
+
+        Raises:
+            TimeoutExceededError: the total has already run out (phase "total").
+        """
+        own = self.timeout.connect if phase in ("connect", "handshake") else self.timeout.read
+        if self.expires is None:
+            return own, phase
+        remaining = self.expires - time.monotonic()
+        if remaining <= 0:
+            raise self.expired("total", host, port)
+        if own is None or remaining < own:
+            return remaining, "total"
+        return own, phase
+
+    def expired(self, phase: str, host: str, port: int) -> TimeoutExceededError:
+        """Return the timeout error for ``phase`` with the limit that applied to it."""
+        if phase == "total":
+            seconds = self.timeout.total
+        elif phase in ("connect", "handshake"):
+            seconds = self.timeout.connect
+        else:
+            seconds = self.timeout.read
+        text = _MESSAGES[phase].format(address=format_address(host, port))
+        if seconds is not None:
+            text += f" after {seconds:g} s"
+        return TimeoutExceededError(
+            text + ". Raise the timeout or check the server.",
+            phase=phase,
+            timeout=seconds,
+            host=host,
+            port=port,
+        )
