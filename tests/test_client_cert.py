@@ -36,7 +36,7 @@ def mtls_context(
 
 
 def echo_client_identity(sock: ssl.SSLSocket) -> None:
-    """Answer one request with the client certificate's first subjectAltName."""
+    """Respond to one request with the client certificate's first subjectAltName."""
     if read_request(sock, bytearray()) is None:
         return
     names = (sock.getpeercert() or {}).get("subjectAltName", ())
@@ -233,7 +233,7 @@ def test_key_given_as_certificate(client_files: dict) -> None:
     assert "contains no PEM certificate" in str(caught.value)
 
 
-def test_empty_in_memory_certificate() -> None:
+def test_in_memory_junk_certificate() -> None:
     with pytest.raises(PolicyError) as caught:
         create_context(client_cert_data=b"not a certificate")
     assert caught.value.field == "client_cert_data"
