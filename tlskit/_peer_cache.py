@@ -67,7 +67,9 @@ class PeerCache:
     Args:
         path: a sqlite3 file to keep records in, created when missing; None
             keeps them in memory only.
-        max_entries: peers kept at most; the least recently seen go first.
+        max_entries: peers kept at most; the least recently seen go first,
+            and their trust-on-first-use pins with them, so keep it above the
+            number of peers that should stay pinned.
         expiry_warning_days: warn when a certificate of a recorded chain
             expires within this many days.
 

@@ -20,15 +20,18 @@ presented the same leaf, so pins that name a CA still hold on resumption.
 
 from __future__ import annotations
 
+import logging
 import ssl
 from typing import Dict, Iterable, Mapping, NamedTuple, Optional, Sequence, Tuple, TypeVar, Union
 
-from ._errors import InvalidURLError, PinMismatchError, PolicyError, format_address
+from ._errors import CertificateParseError, InvalidURLError, PinMismatchError, PolicyError, format_address
 from ._peer_cache import SHARED_PEER_CACHE, KeyChangeHandler, PeerCache
 from ._peer_record import chain_pins
 from ._policy import TLSPolicy, validate_pin
 from ._session_cache import SHARED_SESSION_CACHE, CachedSession, SessionCache, SessionKey, SessionSaver
 from ._url import URL, parse_url
+
+log = logging.getLogger(__name__)
 
 CacheT = TypeVar("CacheT", SessionCache, PeerCache)
 
@@ -260,14 +263,7 @@ class PeerOptions:
                 check_pins(actual, key.host_pins, host, port, source="the client's pins for this host")
 
         if self.peer_cache is not None and policy.verify and chain:
-            self.peer_cache.record(
-                host,
-                port,
-                chain,
-                sock.version(),
-                trust_on_first_use=key.trust_on_first_use,
-                accept_key_change=self.accept_key_change,
-            )
+            self._record(self.peer_cache, sock, key, chain)
 
         if self.session_cache is None:
             return None
@@ -275,12 +271,32 @@ class PeerOptions:
         saver.after_handshake(sock)
         return saver
 
+    def _record(self, cache: PeerCache, sock: ssl.SSLSocket, key: SessionKey, chain: Sequence[bytes]) -> None:
+        try:
+            cache.record(
+                key.host,
+                key.port,
+                chain,
+                sock.version(),
+                trust_on_first_use=key.trust_on_first_use,
+                accept_key_change=self.accept_key_change,
+            )
+        except CertificateParseError as exc:
+            # OpenSSL verified the chain, so the tlskit reader rejected a
+            # certificate that OpenSSL allows. Without trust on first use the
+            # record is optional and the connection goes on; with it, no pin
+            # can be checked, so the connection fails.
+            # NOTE: no test reaches this branch, for want of such a certificate.
+            if key.trust_on_first_use:
+                raise
+            log.warning("could not record %s in the peer cache: %s", format_address(key.host, key.port), exc)
+
 
 def resumed_chain(sock: ssl.SSLSocket, offered: Optional[CachedSession]) -> Tuple[bytes, ...]:
     """Return the chain stored with a session that the handshake resumed, or ().
 
-    The server proved that it has the session's secret, which only the server
-    verified in the full handshake has. Its leaf is still compared, so a
+    Only the server verified in the full handshake has the session's secret,
+    and the resumed handshake proved that this server has it. Its leaf is still compared, so a
     mix-up of sessions cannot lend one peer's chain to another.
     """
     if offered is None or not sock.session_reused or not offered.chain:
