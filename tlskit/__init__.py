@@ -43,9 +43,13 @@ from ._errors import (
 from ._extensions import CertificateExtension
 from ._headers import Headers
 from ._http11 import Limits
+from ._peer_cache import PeerCache
+from ._peer_record import CertificateSummary, PeerRecord
+from ._peer_store import PeerCacheError
 from ._policy import TLSPolicy
 from ._response import Response
 from ._retry import Retry
+from ._session_cache import SessionCache
 from ._streaming import StreamingResponse
 from ._timeouts import Timeout
 from ._version import __version__
@@ -57,6 +61,7 @@ __all__ = [
     "CertificateNotYetValidError",
     "CertificateParseError",
     "CertificateRevokedError",
+    "CertificateSummary",
     "CipherProfile",
     "Client",
     "ClientCertificateRequiredError",
@@ -73,7 +78,10 @@ __all__ = [
     "LimitExceededError",
     "Limits",
     "NoSharedCipherError",
+    "PeerCache",
+    "PeerCacheError",
     "PeerCertificate",
+    "PeerRecord",
     "PinMismatchError",
     "PolicyError",
     "ProtocolError",
@@ -84,6 +92,7 @@ __all__ = [
     "Response",
     "Retry",
     "RevocationCheckError",
+    "SessionCache",
     "StreamingResponse",
     "TLSInfo",
     "TLSKitError",

@@ -1,4 +1,4 @@
-"""Command line: ``tlskit get URL``, in the manner of curl.
+"""Command line: ``tlskit get URL`` in the manner of curl, ``tlskit inspect URL``, ``tlskit cache``.
 
 `main(argv)` returns the exit status instead of exiting, so tests can call
 it directly. Errors print one paragraph on stderr, with a traceback only
@@ -14,6 +14,7 @@ under ``--debug``. Exit statuses, one per failure class:
 6     TLS handshake failed
 7     certificate verification failed
 8     server broke the HTTP protocol or a limit, or a redirect was rejected
+9     ``tlskit cache show|forget``: no record for the host
 ====  ==================================================
 """
 
@@ -25,7 +26,7 @@ import os
 import sys
 from typing import List, Optional, Sequence, Tuple
 
-from . import _errors
+from . import _cli_peers, _errors
 from ._client import Client
 from ._version import __version__
 
@@ -38,6 +39,7 @@ EXIT_TIMEOUT = 5
 EXIT_HANDSHAKE = 6
 EXIT_VERIFICATION = 7
 EXIT_PROTOCOL = 8
+EXIT_NOT_FOUND = _cli_peers.EXIT_NOT_FOUND
 
 # Checked in order: subclasses before their bases.
 _EXIT_STATUSES: Sequence[Tuple[type, int]] = (
@@ -83,6 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="limit on the whole request (default 30)",
     )
     get.add_argument("--debug", action="store_true", help="show tracebacks and DEBUG logs")
+    get.set_defaults(run=_run_get)
+
+    _cli_peers.add_parsers(commands)
     return parser
 
 
@@ -92,9 +97,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parser.parse_args(argv)
     if args.debug:
         logging.basicConfig(level=logging.DEBUG, format="%(name)s: %(message)s")
-    headers = [_parse_header(parser, text) for text in args.header]
     try:
-        return _get(args, headers)
+        return int(args.run(parser, args))
     except _errors.TLSKitError as exc:
         if args.debug:
             raise
@@ -105,6 +109,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             raise
         print(f"tlskit: {exc}", file=sys.stderr)
         return EXIT_UNEXPECTED
+
+
+def _run_get(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    headers = [_parse_header(parser, text) for text in args.header]
+    return _get(args, headers)
 
 
 def _get(args: argparse.Namespace, headers: List[Tuple[str, str]]) -> int:

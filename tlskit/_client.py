@@ -22,13 +22,15 @@ import enum
 import logging
 import time
 from types import TracebackType
-from typing import Any, Dict, List, Optional, Tuple, Type, Union
+from typing import Any, Dict, List, Mapping, Optional, Tuple, Type, Union
 
 from ._context import context_for
 from ._download import ProgressCallback, save_body
 from ._errors import ConnectError, TimeoutExceededError, TooManyRedirectsError
 from ._exchange import send_hop
 from ._http11 import DEFAULT_LIMITS, Limits, validate_method
+from ._peer_cache import KeyChangeHandler, PeerCache
+from ._pinning import PeerOptions
 from ._policy import TLSPolicy, make_policy
 from ._pool import ConnectionPool
 from ._redirects import REDIRECT_STATUSES, next_url, redirected_spec
@@ -47,6 +49,7 @@ from ._request import (
 )
 from ._response import Response
 from ._retry import is_connect_failure
+from ._session_cache import SessionCache
 from ._streaming import StreamingResponse
 from ._timeouts import Deadline, TimeoutType
 from ._url import URL, parse_url
@@ -91,8 +94,22 @@ class Client:
         decode_content: undo gzip and deflate content codings.
         retries: a count or a `Retry`; None sends each request once, apart
             from one retry after a stale pooled connection.
+        session_cache: where TLS sessions are kept for resumption: True for
+            the process-wide cache, False to resume nothing, or a `SessionCache`.
+        peer_cache: where verified peers are recorded: True for the
+            process-wide in-memory cache, False for none, or a `PeerCache`.
+        trust_on_first_use: pin the leaf key that each host presents on its
+            first verified connection, and raise `PinMismatchError` when a
+            later connection presents another key. The pins live in
+            ``peer_cache``; pass a file-backed `PeerCache` to keep them.
+        accept_key_change: with trust on first use, called with the
+            `PinMismatchError` that a changed key raises; returning True
+            makes the new key the host's pin instead.
         **fields: TLSPolicy fields that override those of ``policy``, such as
-            ``cafile``, ``verify`` or ``trust_env``.
+            ``cafile``, ``verify`` or ``trust_env``. A mapping given as
+            ``pins`` sets per-host pins instead, keyed by ``"host:port"`` or
+            ``"host"`` (any port): each connection to that host must match
+            them as well as the policy's pins.
 
     Raises:
         PolicyError: a setting is invalid, or a CA or certificate file cannot be loaded.
@@ -112,9 +129,18 @@ class Client:
         allow_http: bool = False,
         decode_content: bool = True,
         retries: RetriesType = None,
+        session_cache: Union[SessionCache, bool] = True,
+        peer_cache: Union[PeerCache, bool] = True,
+        trust_on_first_use: bool = False,
+        accept_key_change: Optional[KeyChangeHandler] = None,
         **fields: Any,
     ) -> None:
+        host_pins = fields.pop("pins") if isinstance(fields.get("pins"), Mapping) else {}
         self.policy = make_policy(policy, fields)
+        self._peers = PeerOptions.for_client(
+            host_pins, session_cache, peer_cache, trust_on_first_use, accept_key_change
+        )
+        self._peers.check_policy(self.policy)
         # Built now so that a bad CA file fails here, not at the first request.
         context_for(self.policy)
         self._fields = merge_fields(DEFAULT_FIELDS, header_fields(headers))
@@ -422,11 +448,11 @@ class Client:
     ) -> StreamingResponse:
         retry = options.retry
         if retry is None:
-            return send_hop(self._pool, spec, url, options, deadline)
+            return send_hop(self._pool, spec, url, options, deadline, self._peers)
         attempt = 1
         while True:
             try:
-                response = send_hop(self._pool, spec, url, options, deadline)
+                response = send_hop(self._pool, spec, url, options, deadline, self._peers)
             except (ConnectError, TimeoutExceededError) as exc:
                 if not is_connect_failure(exc) or not _wait(retry.delay(attempt), deadline, response=None):
                     raise

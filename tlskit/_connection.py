@@ -4,10 +4,11 @@
 
 1. TCP connect (`ConnectError`, or the timeout error with phase "connect"),
    with TCP_NODELAY so small requests are not held back by Nagle's algorithm.
-2. TLS handshake with SNI for names (`HandshakeError` and its subclasses,
-   `VerificationError` subclasses chosen by OpenSSL's verify code).
-3. Pin check against the certificates of the verified chain, before any HTTP
-   byte is written (`PinMismatchError`).
+2. TLS handshake with SNI for names, offering a cached session of the same
+   settings (`HandshakeError` and its subclasses, `VerificationError`
+   subclasses chosen by OpenSSL's verify code).
+3. Pins, trust on first use and the peer cache, on the verified chain and
+   before any HTTP byte is written (`PinMismatchError`); see `_pinning`.
 
 A socket that fails any phase is closed before the error leaves this module.
 """
@@ -20,14 +21,12 @@ import socket
 import ssl
 import sys
 import time
-from typing import Dict, List, NamedTuple, Optional, Tuple
+from typing import Dict, List, NamedTuple, Optional
 
-from ._certs import spki_pin
 from ._errors import (
     ConnectError,
     HandshakeError,
     IncompleteBodyError,
-    PinMismatchError,
     ProtocolError,
     RemoteDisconnectedError,
     TimeoutExceededError,
@@ -35,7 +34,9 @@ from ._errors import (
 )
 from ._handshake import explain_handshake_failure, map_handshake_error, negotiated_cipher
 from ._http11 import BODY_UNTIL_CLOSE, ResponseParser
+from ._pinning import PeerOptions, resumed_chain
 from ._policy import TLSPolicy
+from ._session_cache import SessionSaver
 from ._timeouts import Deadline
 from ._url import URL
 
@@ -90,7 +91,8 @@ def verified_chain(sock: ssl.SSLSocket) -> List[bytes]:
     reports the chain as the server sent it, and a server can put any CA's
     certificate there, while the handshake proves only that the server has
     the leaf's private key. A resumed TLS session has no verified chain on any
-    version, so it also gets the leaf alone.
+    version, so it also gets the leaf alone; `open_connection` uses the chain
+    stored with the session instead.
     """
     leaf = sock.getpeercert(binary_form=True)
     leaf_only = [leaf] if leaf else []
@@ -106,25 +108,7 @@ def verified_chain(sock: ssl.SSLSocket) -> List[bytes]:
         certificates = sock._sslobj.get_verified_chain()  # type: ignore[attr-defined]
         chain = [cert.public_bytes(_ssl.ENCODING_DER) for cert in certificates or ()]
 
-    # NOTE: a resumed session reports no chain, so a pin that names a CA
-    # rather than the leaf fails on a resumed connection.
     return chain or leaf_only
-
-
-def check_pins(sock: ssl.SSLSocket, pins: Tuple[str, ...], host: str, port: int) -> None:
-    """Raise `PinMismatchError` unless a certificate of the verified chain matches a pin."""
-    actual = [spki_pin(cert) for cert in verified_chain(sock)]
-    if any(pin in pins for pin in actual):
-        return
-    raise PinMismatchError(
-        f"certificate pin mismatch for {format_address(host, port)}: the server's chain has "
-        f"{', '.join(actual) or 'no certificate'}, but the policy allows only {', '.join(pins)}. "
-        "If the server's key was rotated on purpose, add its new pin to TLSPolicy.pins.",
-        host=host,
-        port=port,
-        expected_pins=pins,
-        actual_pins=actual,
-    )
 
 
 def is_unclean_eof(exc: ssl.SSLError) -> bool:
@@ -153,6 +137,7 @@ class Connection:
         self.created = time.monotonic()
         self.last_used = self.created
         self.requests = 0
+        self.session_saver: Optional[SessionSaver] = None
         self._tls: Optional[TLSInfo] = None
 
     @property
@@ -170,6 +155,15 @@ class Connection:
                 session_reused=bool(sock.session_reused),
             )
         return self._tls
+
+    def save_session(self) -> None:
+        """Store the TLS session, once, after the first response head was read.
+
+        TLS 1.3 tickets arrive after the handshake, ahead of the first response.
+        """
+        saver, self.session_saver = self.session_saver, None
+        if saver is not None and isinstance(self.sock, ssl.SSLSocket):
+            saver.after_first_response(self.sock)
 
     def close(self) -> None:
         """Close the socket without waiting for the server."""
@@ -335,9 +329,9 @@ def open_connection(
     deadline: Deadline,
     *,
     sock: Optional[socket.socket] = None,
-    session: Optional[ssl.SSLSession] = None,
+    peers: Optional[PeerOptions] = None,
 ) -> Connection:
-    """Connect to ``url``'s origin, complete the TLS handshake and check pins.
+    """Connect to ``url``'s origin, complete the TLS handshake and check the peer.
 
     Args:
         url: the origin to reach; an http URL gets a plain connection.
@@ -346,10 +340,12 @@ def open_connection(
         deadline: the call's clock.
         sock: a connected socket to use, such as a proxy tunnel, instead of
             opening one to the origin.
-        session: a TLS session to resume.
+        peers: per-host pins, caches and trust on first use; None checks the
+            policy's pins only and resumes nothing.
 
     Raises:
-        ConnectError, TimeoutExceededError, HandshakeError, VerificationError.
+        ConnectError, TimeoutExceededError, HandshakeError, VerificationError,
+        PeerCacheError.
     """
     host, port = url.host, url.port
     address = format_address(host, port)
@@ -359,18 +355,23 @@ def open_connection(
     if context is None:
         return Connection(raw, url, policy)
 
-    # 2. TLS handshake. The socket is wrapped first and the handshake run
-    # separately, so its timeout and errors are reported as their own phase.
+    # 2. TLS handshake, offering a session cached under the same settings.
+    # The socket is wrapped first and the handshake run separately, so its
+    # timeout and errors are reported as their own phase.
     # TLSPolicy.server_hostname replaces the URL's host as SNI and as the
     # name verified, while the connection still goes to the URL's host.
     server_hostname = policy.server_hostname or url.server_hostname
+    if peers is None:
+        peers = _NO_PEER_OPTIONS
     try:
+        session_key = peers.session_key(url, policy)
+        offered = peers.find_session(session_key, context)
         wrapped = context.wrap_socket(
             raw,
             server_hostname=server_hostname,
             do_handshake_on_connect=False,
             suppress_ragged_eofs=False,
-            session=session,
+            session=None if offered is None else offered.session,
         )
     except BaseException:
         raw.close()
@@ -382,10 +383,12 @@ def open_connection(
         wrapped.do_handshake()
     except socket.timeout as exc:
         wrapped.close()
+        peers.discard_session(session_key)
         raise deadline.expired(phase, host, port) from exc
     except (OSError, ssl.SSLError) as exc:
         chosen_cipher = negotiated_cipher(wrapped)
         wrapped.close()
+        peers.discard_session(session_key)
         # A probe handshake goes straight to the origin, so none is made
         # through a proxy tunnel.
         connect_host = f"{host}%{url.zone}" if url.zone else host
@@ -411,15 +414,18 @@ def open_connection(
         wrapped.session_reused,
     )
 
-    # 3. Pins, before any request byte.
-    pins = policy.pins
-    if pins:
-        try:
-            check_pins(wrapped, tuple(pins), host, port)
-        except PinMismatchError:
-            wrapped.close()
-            raise
-    return Connection(wrapped, url, policy)
+    # 3. The peer, before any request byte: pins, trust on first use and
+    # the peer cache, then the session is stored for resumption.
+    try:
+        chain = resumed_chain(wrapped, offered) or verified_chain(wrapped)
+        saver = peers.confirm(wrapped, session_key, chain)
+    except BaseException:
+        wrapped.close()
+        peers.discard_session(session_key)
+        raise
+    connection = Connection(wrapped, url, policy)
+    connection.session_saver = None if saver is None or saver.is_done else saver
+    return connection
 
 
 def _probe_timeout(deadline: Deadline, host: str, port: int) -> Optional[float]:
@@ -429,3 +435,6 @@ def _probe_timeout(deadline: Deadline, host: str, port: int) -> Optional[float]:
     except TimeoutExceededError:
         return None
     return MAX_PROBE_SECONDS if seconds is None else min(seconds, MAX_PROBE_SECONDS)
+
+
+_NO_PEER_OPTIONS = PeerOptions()

@@ -5,9 +5,10 @@ still on the wire:
 
 1. Pick the route: direct, a CONNECT tunnel through a proxy (https), or the
    proxy itself with an absolute-form target (http).
-2. Take an idle connection for (origin, policy, proxy) from the pool, or
-   open one.
-3. Send the request and read the response head.
+2. Take an idle connection for (origin, policy, pin rules, proxy) from the
+   pool, or open one.
+3. Send the request and read the response head, then store the connection's
+   TLS session, whose TLS 1.3 tickets have arrived by then.
 
 A pooled connection may have been closed by the server while idle, which
 shows only when the request gets no response at all. Such a request is sent
@@ -24,6 +25,7 @@ from ._connection import Connection, open_connection
 from ._context import context_for
 from ._errors import RemoteDisconnectedError, TLSKitError
 from ._http11 import NEED_DATA, ResponseHead, ResponseParser
+from ._pinning import PeerOptions
 from ._pool import ConnectionPool
 from ._proxy import Proxy, open_tunnel, select_proxy
 from ._request import USER_AGENT, RequestOptions, RequestSpec, request_bytes
@@ -35,7 +37,13 @@ from ._url import URL
 log = logging.getLogger(__name__)
 
 
-def connect(url: URL, options: RequestOptions, proxy: Optional[Proxy], deadline: Deadline) -> Connection:
+def connect(
+    url: URL,
+    options: RequestOptions,
+    proxy: Optional[Proxy],
+    deadline: Deadline,
+    peers: Optional[PeerOptions] = None,
+) -> Connection:
     """Open a connection for ``url``: direct, through a CONNECT tunnel, or to a forwarding proxy."""
     policy = options.policy
     if url.scheme == "http":
@@ -43,9 +51,9 @@ def connect(url: URL, options: RequestOptions, proxy: Optional[Proxy], deadline:
         return open_connection(target, policy, None, deadline)
     context = context_for(policy)
     if proxy is None:
-        return open_connection(url, policy, context, deadline)
+        return open_connection(url, policy, context, deadline, peers=peers)
     tunnel = open_tunnel(proxy, url, policy, deadline, options.limits, USER_AGENT)
-    return open_connection(url, policy, context, deadline, sock=tunnel)
+    return open_connection(url, policy, context, deadline, sock=tunnel, peers=peers)
 
 
 def read_head(
@@ -72,7 +80,9 @@ def _exchange(
 ) -> Tuple[ResponseParser, ResponseHead]:
     parser = ResponseParser(spec.method, options.limits)
     try:
-        return parser, read_head(connection, data, parser, deadline)
+        head = read_head(connection, data, parser, deadline)
+        connection.save_session()
+        return parser, head
     except TLSKitError as exc:
         connection.close()
         attach_address(exc, connection.host, connection.port)
@@ -83,9 +93,17 @@ def _exchange(
 
 
 def send_hop(
-    pool: ConnectionPool, spec: RequestSpec, url: URL, options: RequestOptions, deadline: Deadline
+    pool: ConnectionPool,
+    spec: RequestSpec,
+    url: URL,
+    options: RequestOptions,
+    deadline: Deadline,
+    peers: Optional[PeerOptions] = None,
 ) -> StreamingResponse:
     """Send ``spec`` to ``url`` and return the response with its body unread.
+
+    ``peers`` adds the client's pins per host, caches and trust on first use;
+    None checks the policy's pins only and resumes nothing.
 
     Raises:
         The errors of `tlskit.Client.request`, except those of redirects and retries.
@@ -96,7 +114,10 @@ def send_hop(
     data = request_bytes(
         spec, url, absolute_form=forward, proxy_authorization=proxy.authorization if proxy else None
     )
-    key: Hashable = (url.origin, options.policy, None if proxy is None else proxy.key)
+    # A pooled connection passed the policy's checks and the pin rules of
+    # its key, so it only serves calls with the same ones.
+    rules = None if peers is None else peers.rules_for(url, options.policy)
+    key: Hashable = (url.origin, options.policy, rules, None if proxy is None else proxy.key)
     if forward:
         assert proxy is not None
         key = ("forward", options.policy, proxy.key)
@@ -112,7 +133,7 @@ def send_hop(
                 raise
             log.debug("idle connection to %s was closed by the server; retrying on a new one", url.authority)
     if parser is None:
-        connection = connect(url, options, proxy, deadline)
+        connection = connect(url, options, proxy, deadline, peers)
         parser, head = _exchange(connection, data, spec, options, deadline)
     assert connection is not None
 

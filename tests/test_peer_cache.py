@@ -1,0 +1,406 @@
+"""The peer cache: records of verified peers, change and expiry events, the sqlite3 file."""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import os
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Callable, List
+
+import pytest
+import trustme
+from peer_helpers import (
+    CLOSE,
+    HAS_VERIFIED_CHAIN,
+    OpensslIssuer,
+    der_of_file,
+    expiring_cert,
+    leaf_der,
+    ok_responder,
+    verified_chain_of,
+)
+
+import tlskit
+from conftest import make_server_context
+from servers import HTTPResponder, TLSServer
+from tlskit import PeerCache, PeerCacheError, PolicyError
+from tlskit._certs import sha256_fingerprint, spki_pin
+
+StartServer = Callable[..., TLSServer]
+LOGGER = "tlskit._peer_cache"
+SUBPROCESS_TIMEOUT_SECONDS = 60
+FORK_WARNING = "ignore:This process .* is multi-threaded:DeprecationWarning"
+
+
+def fetch(url: str, ca_file: str, cache: PeerCache, **options: object) -> tlskit.Response:
+    with tlskit.Client(cafile=ca_file, peer_cache=cache, session_cache=False, **options) as client:
+        return client.get(url, headers=CLOSE)
+
+
+def records_at(caplog: pytest.LogCaptureFixture, level: int) -> List[logging.LogRecord]:
+    return [record for record in caplog.records if record.name == LOGGER and record.levelno == level]
+
+
+# Recording.
+
+
+def test_records_verified_peer(
+    https_server: TLSServer, server_cert: trustme.LeafCert, ca: trustme.CA, ca_file: str
+) -> None:
+    cache = PeerCache()
+    fetch(https_server.url("/"), ca_file, cache)
+    record = cache.get("127.0.0.1", https_server.port)
+    assert record is not None
+    chain = verified_chain_of(server_cert, ca)
+    assert record.host == "127.0.0.1"
+    assert record.port == https_server.port
+    assert record.tls_version == "TLSv1.3"
+    assert record.fingerprint == sha256_fingerprint(chain[0])
+    assert record.pins == tuple(spki_pin(der) for der in chain)
+    assert len(record.chain) == (2 if HAS_VERIFIED_CHAIN else 1)
+    if HAS_VERIFIED_CHAIN:
+        assert record.leaf.issuer == record.chain[1].subject
+    assert record.first_seen == record.last_seen
+    assert record.tofu_pin is None
+    assert record.leaf.not_after > datetime.datetime.now(datetime.timezone.utc)
+
+
+def test_revisit_keeps_first_seen(https_server: TLSServer, ca_file: str) -> None:
+    cache = PeerCache()
+    fetch(https_server.url("/"), ca_file, cache)
+    first = cache.get("127.0.0.1", https_server.port)
+    fetch(https_server.url("/"), ca_file, cache)
+    second = cache.get("127.0.0.1", https_server.port)
+    assert first is not None and second is not None
+    assert second.first_seen == first.first_seen
+    assert second.last_seen >= first.last_seen
+    assert second.chain == first.chain
+
+
+def test_keep_alive_request_not_recorded_again(https_server: TLSServer, ca_file: str) -> None:
+    cache = PeerCache()
+    with tlskit.Client(cafile=ca_file, peer_cache=cache) as client:
+        client.get(https_server.url("/"))
+        first = cache.get("127.0.0.1", https_server.port)
+        client.get(https_server.url("/"))
+        second = cache.get("127.0.0.1", https_server.port)
+    assert https_server.connections == 1
+    assert first == second
+
+
+def test_unverified_peer_not_recorded(https_server: TLSServer) -> None:
+    cache = PeerCache()
+    with tlskit.Client(verify=False, peer_cache=cache) as client:
+        client.get(https_server.url("/"))
+    assert cache.records() == []
+
+
+def test_records_lists_and_forgets(ca: trustme.CA) -> None:
+    cache = PeerCache()
+    der = leaf_der(ca.issue_cert("a.test"))
+    for host, port in (("b.test", 443), ("a.test", 8443), ("a.test", 443)):
+        cache.record(host, port, [der], "TLSv1.3")
+    assert [(record.host, record.port) for record in cache.records()] == [
+        ("a.test", 443),
+        ("a.test", 8443),
+        ("b.test", 443),
+    ]
+    assert [record.port for record in cache.records("a.test")] == [443, 8443]
+    assert cache.forget("a.test", 8443) == 1
+    assert cache.forget("a.test") == 1
+    assert cache.forget("a.test") == 0
+    assert [record.host for record in cache.records()] == ["b.test"]
+
+
+def test_memory_cache_is_bounded(ca: trustme.CA) -> None:
+    cache = PeerCache(max_entries=2)
+    der = leaf_der(ca.issue_cert("a.test"))
+    for port in (1, 2, 3):
+        cache.record("a.test", port, [der], "TLSv1.3")
+    assert [record.port for record in cache.records()] == [2, 3]
+
+
+@pytest.mark.parametrize(
+    "options, field",
+    [({"max_entries": 0}, "max_entries"), ({"expiry_warning_days": -1}, "expiry_warning_days")],
+)
+def test_invalid_options(options: dict, field: str) -> None:
+    with pytest.raises(PolicyError) as caught:
+        PeerCache(**options)
+    assert caught.value.field == field
+
+
+# Events.
+
+
+def test_rotated_key_logs_warning(
+    start_server: StartServer, ca: trustme.CA, ca_file: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    old, new = ca.issue_cert("127.0.0.1"), ca.issue_cert("127.0.0.1")
+    server = start_server(ok_responder(), make_server_context(old))
+    cache = PeerCache()
+    fetch(server.url("/"), ca_file, cache)
+    server.context = make_server_context(new)
+    with caplog.at_level(logging.INFO, logger=LOGGER):
+        fetch(server.url("/"), ca_file, cache)
+    warnings = records_at(caplog, logging.WARNING)
+    assert len(warnings) == 1
+    message = warnings[0].getMessage()
+    assert "another key" in message
+    assert sha256_fingerprint(leaf_der(old)) in message
+    assert sha256_fingerprint(leaf_der(new)) in message
+    assert spki_pin(leaf_der(old)) in message
+    assert spki_pin(leaf_der(new)) in message
+    assert records_at(caplog, logging.INFO) == []
+
+
+def test_renewed_certificate_logs_info(
+    start_server: StartServer, ca: trustme.CA, ca_file: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    issuer = OpensslIssuer(ca, tmp_path)
+    key = issuer.new_key("server")
+    old, new = issuer.issue(key), issuer.issue(key)
+    server = start_server(ok_responder(), issuer.server_context(old, key))
+    cache = PeerCache()
+    fetch(server.url("/"), ca_file, cache)
+    server.context = issuer.server_context(new, key)
+    with caplog.at_level(logging.INFO, logger=LOGGER):
+        fetch(server.url("/"), ca_file, cache)
+    infos = records_at(caplog, logging.INFO)
+    assert len(infos) == 1
+    message = infos[0].getMessage()
+    assert "same key" in message
+    assert sha256_fingerprint(der_of_file(old)) in message
+    assert sha256_fingerprint(der_of_file(new)) in message
+    assert records_at(caplog, logging.WARNING) == []
+
+
+def test_unchanged_certificate_logs_nothing(
+    https_server: TLSServer, ca_file: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    cache = PeerCache()
+    with caplog.at_level(logging.INFO, logger=LOGGER):
+        fetch(https_server.url("/"), ca_file, cache)
+        fetch(https_server.url("/"), ca_file, cache)
+    assert records_at(caplog, logging.INFO) == []
+    assert records_at(caplog, logging.WARNING) == []
+
+
+def test_expiry_warning_once_per_peer(
+    start_server: StartServer, ca: trustme.CA, ca_file: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    server = start_server(ok_responder(), make_server_context(expiring_cert(ca, 5)))
+    cache = PeerCache()
+    with caplog.at_level(logging.WARNING, logger=LOGGER):
+        for _ in range(3):
+            fetch(server.url("/"), ca_file, cache)
+    warnings = records_at(caplog, logging.WARNING)
+    assert len(warnings) == 1
+    message = warnings[0].getMessage()
+    assert f"127.0.0.1:{server.port}" in message
+    assert "expires in 5 days" in message
+
+
+@pytest.mark.parametrize("days, threshold, warned", [(20, 14, False), (5, 3, False), (10, 30, True)])
+def test_expiry_warning_threshold(
+    start_server: StartServer,
+    ca: trustme.CA,
+    ca_file: str,
+    caplog: pytest.LogCaptureFixture,
+    days: int,
+    threshold: int,
+    warned: bool,
+) -> None:
+    server = start_server(ok_responder(), make_server_context(expiring_cert(ca, days)))
+    cache = PeerCache(expiry_warning_days=threshold)
+    with caplog.at_level(logging.WARNING, logger=LOGGER):
+        fetch(server.url("/"), ca_file, cache)
+    assert bool(records_at(caplog, logging.WARNING)) is warned
+
+
+# The sqlite3 file.
+
+
+def test_file_persists_records(https_server: TLSServer, ca_file: str, tmp_path: Path) -> None:
+    path = tmp_path / "peers.sqlite3"
+    with PeerCache(path) as cache:
+        fetch(https_server.url("/"), ca_file, cache)
+        written = cache.get("127.0.0.1", https_server.port)
+    with PeerCache(str(path)) as reopened:
+        assert reopened.get("127.0.0.1", https_server.port) == written
+        assert reopened.records() == [written]
+
+
+def test_file_cache_is_bounded(ca: trustme.CA, tmp_path: Path) -> None:
+    der = leaf_der(ca.issue_cert("a.test"))
+    with PeerCache(tmp_path / "peers.sqlite3", max_entries=2) as cache:
+        for port in (1, 2, 3):
+            cache.record("a.test", port, [der], "TLSv1.3")
+        assert [record.port for record in cache.records()] == [2, 3]
+
+
+def test_garbage_file_raises(tmp_path: Path) -> None:
+    path = tmp_path / "peers.sqlite3"
+    path.write_bytes(b"this is not a database, just text " * 100)
+    with pytest.raises(PeerCacheError) as caught:
+        PeerCache(path)
+    assert caught.value.path == str(path)
+    assert "not a database" in str(caught.value)
+    assert "delete it" in str(caught.value)
+    assert isinstance(caught.value, PolicyError)
+
+
+@pytest.mark.parametrize("place", ["directory", "missing parent"])
+def test_unopenable_file_raises(tmp_path: Path, place: str) -> None:
+    path = tmp_path if place == "directory" else tmp_path / "missing" / "peers.sqlite3"
+    with pytest.raises(PeerCacheError) as caught:
+        PeerCache(path)
+    assert caught.value.path == str(path)
+    assert "could not open it" in str(caught.value)
+
+
+def test_foreign_database_raises(tmp_path: Path) -> None:
+    path = tmp_path / "other.sqlite3"
+    with sqlite3.connect(str(path)) as db:
+        db.execute("CREATE TABLE accounts (name TEXT)")
+    with pytest.raises(PeerCacheError) as caught:
+        PeerCache(path)
+    assert "another program" in str(caught.value)
+    assert "accounts" in str(caught.value)
+
+
+def test_newer_schema_raises(tmp_path: Path) -> None:
+    path = tmp_path / "peers.sqlite3"
+    PeerCache(path).close()
+    with sqlite3.connect(str(path)) as db:
+        db.execute("PRAGMA user_version = 99")
+    with pytest.raises(PeerCacheError) as caught:
+        PeerCache(path)
+    assert "schema version 99" in str(caught.value)
+
+
+def test_damaged_record_raises(tmp_path: Path) -> None:
+    path = tmp_path / "peers.sqlite3"
+    PeerCache(path).close()
+    with sqlite3.connect(str(path)) as db:
+        db.execute("INSERT INTO peers VALUES ('a.test', 443, '[{\"subject\": 1}]', NULL, 0, 0, NULL)")
+    with PeerCache(path) as cache:
+        with pytest.raises(PeerCacheError) as caught:
+            cache.get("a.test", 443)
+    assert "'a.test' port 443 is damaged" in str(caught.value)
+
+
+def test_file_damaged_while_open_fails_requests(
+    https_server: TLSServer, responder: HTTPResponder, ca_file: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "peers.sqlite3"
+    cache = PeerCache(path)
+    fetch(https_server.url("/"), ca_file, cache, trust_on_first_use=True)
+    path.write_bytes(b"\x00garbage" * 1000)
+    with pytest.raises(PeerCacheError):
+        fetch(https_server.url("/"), ca_file, cache, trust_on_first_use=True)
+    assert len(responder.requests) == 1
+
+
+RECORD_SCRIPT = textwrap.dedent(
+    """
+    import sys
+    from tlskit import PeerCache
+    path, der_file, host = sys.argv[1:4]
+    der = open(der_file, "rb").read()
+    with PeerCache(path) as cache:
+        for port in range(1, 41):
+            cache.record(host, port, [der], "TLSv1.3")
+    """
+)
+
+
+def subprocess_env() -> dict:
+    return dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+
+
+def test_processes_share_file(ca: trustme.CA, tmp_path: Path) -> None:
+    path = tmp_path / "peers.sqlite3"
+    der_file = tmp_path / "leaf.der"
+    der_file.write_bytes(leaf_der(ca.issue_cert("a.test")))
+    PeerCache(path).close()
+    writers = [
+        subprocess.Popen(
+            [sys.executable, "-c", RECORD_SCRIPT, str(path), str(der_file), host],
+            env=subprocess_env(),
+            stderr=subprocess.PIPE,
+        )
+        for host in ("one.test", "two.test")
+    ]
+    with PeerCache(path) as cache:
+        for port in range(1, 41):
+            cache.record("parent.test", port, [der_file.read_bytes()], "TLSv1.2")
+    for writer in writers:
+        _, errors = writer.communicate(timeout=SUBPROCESS_TIMEOUT_SECONDS)
+        assert writer.returncode == 0, errors.decode()
+    with PeerCache(path) as cache:
+        hosts = [record.host for record in cache.records()]
+    assert hosts.count("one.test") == 40
+    assert hosts.count("two.test") == 40
+    assert hosts.count("parent.test") == 40
+
+
+TOFU_SCRIPT = textwrap.dedent(
+    """
+    import sys
+    from tlskit import PeerCache, PinMismatchError
+    path, der_file = sys.argv[1:3]
+    with PeerCache(path) as cache:
+        try:
+            cache.record("a.test", 443, [open(der_file, "rb").read()], "TLSv1.3", trust_on_first_use=True)
+        except PinMismatchError as exc:
+            print(exc.expected_pins[0])
+            sys.exit(3)
+    """
+)
+
+
+def test_processes_share_first_use_pin(ca: trustme.CA, tmp_path: Path) -> None:
+    path = tmp_path / "peers.sqlite3"
+    first, second = leaf_der(ca.issue_cert("a.test")), leaf_der(ca.issue_cert("a.test"))
+    with PeerCache(path) as cache:
+        cache.record("a.test", 443, [first], "TLSv1.3", trust_on_first_use=True)
+    der_file = tmp_path / "second.der"
+    der_file.write_bytes(second)
+    completed = subprocess.run(
+        [sys.executable, "-c", TOFU_SCRIPT, str(path), str(der_file)],
+        env=subprocess_env(),
+        capture_output=True,
+        timeout=SUBPROCESS_TIMEOUT_SECONDS,
+    )
+    assert completed.returncode == 3, completed.stderr.decode()
+    assert completed.stdout.decode().strip() == spki_pin(first)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+@pytest.mark.filterwarnings(FORK_WARNING)
+def test_fork_child_reopens_file(ca: trustme.CA, tmp_path: Path) -> None:
+    path = tmp_path / "peers.sqlite3"
+    der = leaf_der(ca.issue_cert("a.test"))
+    cache = PeerCache(path)
+    cache.record("parent.test", 443, [der], "TLSv1.3")
+    parent_connection = cache._store._db
+    pid = os.fork()
+    if pid == 0:  # The child exits without pytest's teardown; its status is the result.
+        status = 1
+        try:
+            if cache._store._db is None:
+                cache.record("child.test", 443, [der], "TLSv1.3")
+                status = 0 if cache._store._db is not parent_connection else 2
+        finally:
+            os._exit(status)
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFEXITED(status)
+    assert os.WEXITSTATUS(status) == 0
+    assert [record.host for record in cache.records()] == ["child.test", "parent.test"]
+    cache.close()

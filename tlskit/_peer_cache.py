@@ -1,0 +1,361 @@
+"""PeerCache: each verified peer by (host, port), its changes, expiry and first pin.
+
+A client records every new connection whose chain it verified: the chain
+summary (subjects, issuers, validity, SPKI pins, fingerprints), the TLS
+version, and when the peer was first and last seen. Connections kept alive
+are not recorded again, and a chain identical to the stored one is not
+parsed again, so recording costs one lookup per new connection.
+
+Recording logs two kinds of events on the ``tlskit._peer_cache`` logger:
+
+- a leaf certificate that differs from the one recorded: INFO with the old
+  and new SHA-256 fingerprints, or WARNING when its public key differs too;
+- a certificate of the chain that expires within ``expiry_warning_days``:
+  WARNING, once per process per (host, port).
+
+Trust on first use (TOFU) pins the leaf SPKI of a peer's first connection
+made with it on. Two certificates have the same key when their
+SubjectPublicKeyInfo DER is byte for byte the same, which `spki_pin`
+compares through its SHA-256: the same algorithm, parameters and public key.
+A renewed certificate for the same key keeps the pin, whatever its names,
+serial number, validity or issuer. A new key is a change, even for the same
+names from the same CA, and so is the same key encoded differently.
+
+After `os.fork` a cache backed by a file reopens the file in the child, and
+the child warns about an expiring certificate again, once.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import os
+import threading
+import weakref
+from typing import Callable, List, Optional, Sequence, Set, Tuple, Union
+
+from ._errors import PinMismatchError, PolicyError, format_address
+from ._peer_record import (
+    UTC,
+    CertificateSummary,
+    PeerRecord,
+    chain_fingerprints,
+    summarize_chain,
+)
+from ._peer_store import MemoryStore, SqliteStore
+
+log = logging.getLogger(__name__)
+
+PathType = Union[str, "os.PathLike[str]"]
+KeyChangeHandler = Callable[[PinMismatchError], bool]
+
+# Enough for a service that talks to many hosts; a record is about 1 KB.
+DEFAULT_MAX_PEERS = 1024
+
+# Two weeks leaves time to renew by hand; ACME clients renew 30 days ahead,
+# so a certificate that gets this close has usually missed its renewal.
+DEFAULT_EXPIRY_WARNING_DAYS = 14
+
+
+class PeerCache:
+    """Verified peers by (host, port), in memory or in one sqlite3 file.
+
+    One cache may be shared by many clients and threads, and a file by many
+    processes. Clients share one process-wide in-memory cache unless they
+    are given their own.
+
+    Args:
+        path: a sqlite3 file to keep records in, created when missing; None
+            keeps them in memory only.
+        max_entries: peers kept at most; the least recently seen go first,
+            and their trust-on-first-use pins with them, so keep it above the
+            number of peers that should stay pinned.
+        expiry_warning_days: warn when a certificate of a recorded chain
+            expires within this many days.
+
+    Raises:
+        PolicyError: ``max_entries`` or ``expiry_warning_days`` is invalid.
+        PeerCacheError: the file cannot be opened, is damaged or is not a
+            tlskit peer cache.
+    """
+
+    def __init__(
+        self,
+        path: Optional[PathType] = None,
+        *,
+        max_entries: int = DEFAULT_MAX_PEERS,
+        expiry_warning_days: int = DEFAULT_EXPIRY_WARNING_DAYS,
+    ) -> None:
+        _check_count("max_entries", max_entries, minimum=1)
+        _check_count("expiry_warning_days", expiry_warning_days, minimum=0)
+        self.path = None if path is None else os.fspath(path)
+        self.max_entries = max_entries
+        self.expiry_warning_days = expiry_warning_days
+        self._store: Union[MemoryStore, SqliteStore] = (
+            MemoryStore(max_entries) if self.path is None else SqliteStore(self.path, max_entries)
+        )
+        self._lock = threading.Lock()
+        self._expiry_warned: Set[Tuple[str, int]] = set()
+        _live_caches.add(self)
+
+    def __enter__(self) -> PeerCache:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        where = "memory" if self.path is None else repr(self.path)
+        return f"<PeerCache {where}>"
+
+    def close(self) -> None:
+        """Close the cache file, if any. The cache reopens it on its next use."""
+        with self._lock:
+            self._store.close()
+
+    def get(self, host: str, port: int) -> Optional[PeerRecord]:
+        """Return the record of ``host`` and ``port``, or None.
+
+        Raises:
+            PeerCacheError: the cache file cannot be read.
+        """
+        with self._lock:
+            return self._store.load(host, port)
+
+    def records(self, host: Optional[str] = None) -> List[PeerRecord]:
+        """Return every record, or those of ``host`` on any port, sorted by host and port.
+
+        Raises:
+            PeerCacheError: the cache file cannot be read.
+        """
+        with self._lock:
+            found = self._store.records(host)
+        return sorted(found, key=lambda record: (record.host, record.port))
+
+    def forget(self, host: str, port: Optional[int] = None) -> int:
+        """Delete the record of ``host`` on ``port``, or on every port when None.
+
+        A forgotten peer's next connection with trust on first use pins its
+        key again, which is how a caller accepts a key change by hand.
+
+        Returns:
+            The number of records deleted.
+
+        Raises:
+            PeerCacheError: the cache file cannot be written.
+        """
+        with self._lock, self._store.transaction():
+            return self._store.delete(host, port)
+
+    def record(
+        self,
+        host: str,
+        port: int,
+        chain: Sequence[bytes],
+        tls_version: Optional[str],
+        *,
+        trust_on_first_use: bool = False,
+        accept_key_change: Optional[KeyChangeHandler] = None,
+    ) -> PeerRecord:
+        """Record a verified connection and log changes and coming expiry.
+
+        Args:
+            host: the host connected to, as `tlskit` parses it from the URL.
+            port: the port connected to.
+            chain: DER certificates of the verified chain, leaf first.
+            tls_version: the negotiated version, such as ``"TLSv1.3"``.
+            trust_on_first_use: check the leaf's SPKI against the pin taken
+                on the first such connection, or take it now.
+            accept_key_change: called with the `PinMismatchError` that a
+                changed key would raise; returning True makes the new key
+                the peer's pin instead.
+
+        Returns:
+            The record as stored.
+
+        Raises:
+            PinMismatchError: with trust on first use, the leaf's key is not
+                the pinned one and the change was not accepted. Nothing is
+                recorded then.
+            PeerCacheError: the cache file cannot be read or written.
+        """
+        if not chain:
+            raise PolicyError(
+                f"cannot record {format_address(host, port)}: the chain is empty.", host=host, port=port
+            )
+        now = datetime.datetime.now(UTC)
+        der_chain = tuple(bytes(der) for der in chain)
+        previous, stored, mismatch = self._update(host, port, der_chain, tls_version, now, trust_on_first_use)
+        if mismatch is not None:
+            if accept_key_change is None or not accept_key_change(mismatch):
+                raise mismatch
+            log.warning(
+                "accepted a new key for %s: pin %s replaces %s",
+                format_address(host, port),
+                mismatch.actual_pins[0],
+                mismatch.expected_pins[0],
+            )
+            previous, stored, _ = self._update(
+                host,
+                port,
+                der_chain,
+                tls_version,
+                now,
+                trust_on_first_use,
+                accepted_pin=mismatch.actual_pins[0],
+            )
+        assert stored is not None
+        if previous is not None:
+            _log_change(previous, stored)
+        self._warn_if_expiring(stored, now)
+        return stored
+
+    def _update(
+        self,
+        host: str,
+        port: int,
+        chain: Tuple[bytes, ...],
+        tls_version: Optional[str],
+        now: datetime.datetime,
+        trust_on_first_use: bool,
+        accepted_pin: Optional[str] = None,
+    ) -> Tuple[Optional[PeerRecord], Optional[PeerRecord], Optional[PinMismatchError]]:
+        """Read, compare and write one record under the store's write lock.
+
+        Returns:
+            The previous record, the stored one, and the error for a TOFU key
+            mismatch, in which case nothing was stored.
+        """
+        with self._lock, self._store.transaction():
+            previous = self._store.load(host, port)
+            summaries = _reuse_or_summarize(previous, chain)
+            tofu_pin = None if previous is None else previous.tofu_pin
+            if trust_on_first_use:
+                leaf_pin = summaries[0].spki_pin
+                if accepted_pin is not None or tofu_pin is None:
+                    tofu_pin = accepted_pin or leaf_pin
+                    log.debug("trust on first use pinned %s for %s", tofu_pin, format_address(host, port))
+                elif tofu_pin != leaf_pin:
+                    return previous, None, _tofu_mismatch(host, port, tofu_pin, summaries)
+            stored = PeerRecord(
+                host=host,
+                port=port,
+                chain=summaries,
+                tls_version=tls_version,
+                first_seen=now if previous is None else previous.first_seen,
+                last_seen=now,
+                tofu_pin=tofu_pin,
+            )
+            if not self._is_write_skippable(previous, stored):
+                self._store.save(stored)
+            return previous, stored, None
+
+    def _is_write_skippable(self, previous: Optional[PeerRecord], stored: PeerRecord) -> bool:
+        if previous is None:
+            return False
+        age = (stored.last_seen - previous.last_seen).total_seconds()
+        unchanged = previous._replace(last_seen=stored.last_seen) == stored
+        return unchanged and age < self._store.last_seen_resolution
+
+    def _warn_if_expiring(self, record: PeerRecord, now: datetime.datetime) -> None:
+        soonest = min(record.chain, key=lambda certificate: certificate.not_after)
+        days = soonest.days_until_expiry(now)
+        if days > self.expiry_warning_days:
+            return
+        key = (record.host, record.port)
+        with self._lock:
+            if key in self._expiry_warned:
+                return
+            self._expiry_warned.add(key)
+        position = "leaf certificate" if soonest is record.leaf else f"chain certificate {soonest.subject!r}"
+        log.warning(
+            "the %s of %s expires in %d days, on %s (SHA-256 %s). Renew it before then.",
+            position,
+            record.address,
+            days,
+            soonest.not_after.strftime("%Y-%m-%d %H:%M:%S UTC"),
+            soonest.sha256_fingerprint,
+        )
+
+    def _reset_after_fork(self) -> None:
+        # Another thread may have held the lock at fork time; the child has
+        # only the forking thread, so the lock is replaced, not acquired.
+        self._lock = threading.Lock()
+        self._expiry_warned = set()
+        self._store.reopen_after_fork()
+
+
+def _reuse_or_summarize(
+    previous: Optional[PeerRecord], chain: Tuple[bytes, ...]
+) -> Tuple[CertificateSummary, ...]:
+    # Hashing the DER is much cheaper than parsing it, and a peer's chain
+    # rarely changes between connections.
+    if (
+        previous is not None
+        and previous.chain
+        and chain_fingerprints(chain)
+        == tuple(certificate.sha256_fingerprint for certificate in previous.chain)
+    ):
+        return previous.chain
+    return summarize_chain(chain)
+
+
+def _tofu_mismatch(
+    host: str, port: int, tofu_pin: str, summaries: Tuple[CertificateSummary, ...]
+) -> PinMismatchError:
+    actual = tuple(certificate.spki_pin for certificate in summaries)
+    return PinMismatchError(
+        f"certificate pin mismatch for {format_address(host, port)}: trust on first use pinned "
+        f"{tofu_pin}, but the server's certificate has the key {actual[0]} "
+        f"(SHA-256 {summaries[0].sha256_fingerprint}). If the key was rotated on purpose, forget the peer "
+        "with PeerCache.forget or 'tlskit cache forget', or accept the change in accept_key_change.",
+        host=host,
+        port=port,
+        expected_pins=(tofu_pin,),
+        actual_pins=actual,
+    )
+
+
+def _log_change(previous: PeerRecord, current: PeerRecord) -> None:
+    if previous.fingerprint == current.fingerprint:
+        return
+    if previous.leaf.spki_pin != current.leaf.spki_pin:
+        log.warning(
+            "the certificate of %s changed to one with another key since %s: fingerprint %s -> %s, pin %s -> %s",
+            current.address,
+            previous.last_seen.strftime("%Y-%m-%d %H:%M:%S UTC"),
+            previous.fingerprint,
+            current.fingerprint,
+            previous.leaf.spki_pin,
+            current.leaf.spki_pin,
+        )
+    else:
+        log.info(
+            "the certificate of %s changed, with the same key, since %s: fingerprint %s -> %s",
+            current.address,
+            previous.last_seen.strftime("%Y-%m-%d %H:%M:%S UTC"),
+            previous.fingerprint,
+            current.fingerprint,
+        )
+
+
+def _check_count(name: str, value: object, *, minimum: int) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        raise PolicyError(
+            f"invalid PeerCache {name}: {value!r}. Use a whole number of {minimum} or more.", field=name
+        )
+
+
+# Every cache alive in this process, so that a forked child can reset them all.
+_live_caches: weakref.WeakSet[PeerCache] = weakref.WeakSet()
+
+
+def _reset_caches_after_fork() -> None:
+    for cache in list(_live_caches):
+        cache._reset_after_fork()
+
+
+if hasattr(os, "register_at_fork"):  # Windows has no fork.
+    os.register_at_fork(after_in_child=_reset_caches_after_fork)
+
+SHARED_PEER_CACHE = PeerCache()
