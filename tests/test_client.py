@@ -527,3 +527,14 @@ def test_child_after_fork_opens_its_own_connection(https_server: TLSServer, ca_f
         # The parent's pooled connection is still its own and still works.
         assert client.get(https_server.url("/")).status == 200
     assert https_server.connections == 2
+
+
+def test_post_json_none_sends_nothing(
+    https_server: TLSServer, responder: HTTPResponder, ca_file: str
+) -> None:
+    with tlskit.Client(cafile=ca_file) as client:
+        client.post(https_server.url("/"), json=None)
+    request, body = responder.requests[0]
+    assert body == b""
+    assert request.headers["content-length"] == "0"
+    assert "content-type" not in request.headers

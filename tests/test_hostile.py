@@ -192,7 +192,7 @@ def test_unsupported_content_encoding(start_server: StartServer, ca_file: str) -
     assert raw.body == b"\x0b\x01\x80"
 
 
-def test_stale_post_is_not_retried(start_server: StartServer, ca_file: str) -> None:
+def test_closed_idle_connection_skipped_for_post(start_server: StartServer, ca_file: str) -> None:
     # Each connection responds to one request without announcing the close,
     # then closes without TLS close_notify, as a crashed keep-alive peer would.
     closed = threading.Event()

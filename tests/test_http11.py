@@ -374,3 +374,10 @@ def test_chunked_trailers_limit() -> None:
     with pytest.raises(LimitExceededError) as caught:
         parse(data, eof=False, limits=limits)
     assert caught.value.limit == "max_header_bytes"
+
+
+def test_validate_header_rejects_non_latin1() -> None:
+    with pytest.raises(InvalidHeaderError) as caught:
+        validate_header("X-Price", "10 €")
+    assert "'€' at position 3" in str(caught.value)
+    assert "not Latin-1" in str(caught.value)

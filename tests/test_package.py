@@ -64,3 +64,25 @@ def test_error_tree() -> None:
         "ProtocolError",
     ):
         assert issubclass(getattr(tlskit, name), tlskit.TLSKitError), name
+
+
+def test_import_skips_heavy_stdlib_modules() -> None:
+    # These load on first use only: decoding, JSON, retries, Retry-After dates.
+    heavy = [
+        "email",
+        "http.client",
+        "urllib.request",
+        "json",
+        "zlib",
+        "gzip",
+        "tempfile",
+        "random",
+        "secrets",
+    ]
+    code = f"import sys, tlskit; print([m for m in {heavy!r} if m in sys.modules])"
+    env = dict(os.environ, PYTHONPATH=str(Path(tlskit.__file__).parent.parent))
+    output = subprocess.run(
+        [sys.executable, "-S", "-c", code], capture_output=True, text=True, timeout=30, env=env
+    )
+    assert output.returncode == 0, output.stderr
+    assert output.stdout.strip() == "[]"

@@ -13,14 +13,21 @@ import tlskit
 from conftest import make_server_context
 from servers import ConnectProxy, HTTPResponder, TLSServer
 from tlskit import HostnameMismatchError, InvalidURLError, ProxyError
-from tlskit._proxy import is_proxy_bypassed, parse_proxy, select_proxy
+from tlskit._proxy import (
+    NO_PROXY_ENVIRONMENT,
+    is_proxy_bypassed,
+    parse_proxy,
+    read_proxy_environment,
+    select_proxy,
+)
 from tlskit._url import parse_url
 
 StartServer = Callable[..., TLSServer]
 
 
 def selected(url: str, proxy: str | None = None, trust_env: bool = True) -> str | None:
-    found = select_proxy(parse_url(url, allow_http=True), proxy, trust_env)
+    environment = read_proxy_environment() if trust_env else NO_PROXY_ENVIRONMENT
+    found = select_proxy(parse_url(url, allow_http=True), proxy, environment)
     return None if found is None else f"{found.url.authority} from {found.source}"
 
 
@@ -145,6 +152,19 @@ def test_get_through_connect_proxy(https_server: TLSServer, ca_file: str) -> Non
     assert connect.headers["host"] == f"127.0.0.1:{https_server.port}"
     assert "proxy-authorization" not in connect.headers
     assert https_server.connections == 1
+
+
+def test_client_reads_environment_once(
+    https_server: TLSServer, ca_file: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with ConnectProxy() as proxy:
+        monkeypatch.setenv("HTTPS_PROXY", proxy.url)
+        with tlskit.Client(cafile=ca_file) as client:
+            monkeypatch.delenv("HTTPS_PROXY")
+            assert client.get(https_server.url("/")).status == 200
+            # A call that turns trust_env off reads nothing and goes direct.
+            assert client.get(https_server.url("/"), trust_env=False).status == 200
+    assert len(proxy.requests) == 1
 
 
 def test_proxy_from_environment(

@@ -19,6 +19,7 @@ A call runs these steps:
 from __future__ import annotations
 
 import enum
+import functools
 import logging
 import time
 from types import TracebackType
@@ -55,6 +56,12 @@ from ._timeouts import Deadline, TimeoutType
 from ._url import URL, parse_url
 
 log = logging.getLogger(__name__)
+
+# A client sends most requests to the same few URLs, and a URL is an
+# immutable value, so parsed URLs are kept. Invalid URLs raise and are not kept.
+_parse_url_cached = functools.lru_cache(maxsize=256)(
+    lambda url, allow_http: parse_url(url, allow_http=allow_http)
+)
 
 DEFAULT_TIMEOUT_SECONDS = 30.0
 DEFAULT_MAX_REDIRECTS = 10
@@ -146,6 +153,8 @@ class Client:
         self._fields = merge_fields(DEFAULT_FIELDS, header_fields(headers))
         self._options = make_options(
             self.policy,
+            pool_key=object(),
+            environment=None,
             timeout=timeout,
             limits=limits,
             max_body=max_body,
@@ -261,7 +270,7 @@ class Client:
         *,
         headers: HeadersType = None,
         body: ContentType = None,
-        json: Any = UNSET,
+        json: Any = None,
         auth: AuthType = None,
         url_credentials: bool = False,
         timeout: Union[TimeoutType, _Unset] = UNSET,
@@ -277,7 +286,7 @@ class Client:
         """Send a request with ``method`` and return the complete response.
 
         Takes the arguments of `get`, plus ``body`` (bytes) or ``json`` (any
-        value `json.dumps` accepts, sent as UTF-8 with Content-Type
+        value `json.dumps` accepts but None, sent as UTF-8 with Content-Type
         application/json), sent with Content-Length.
         """
         response = self.stream(
@@ -308,7 +317,7 @@ class Client:
         method: str = "GET",
         headers: HeadersType = None,
         body: ContentType = None,
-        json: Any = UNSET,
+        json: Any = None,
         auth: AuthType = None,
         url_credentials: bool = False,
         timeout: Union[TimeoutType, _Unset] = UNSET,
@@ -345,8 +354,8 @@ class Client:
             retries=retries,
         )
         deadline = Deadline(options.timeout)
-        parsed = parse_url(url, allow_http=options.allow_http)
-        content, content_type = encode_content(body, json, json is not UNSET)
+        parsed = _parse_url_cached(url, options.allow_http) if isinstance(url, str) else parse_url(url)
+        content, content_type = encode_content(body, json, json is not None)
         spec = prepare_spec(
             validate_method(method),
             parsed,
@@ -413,8 +422,11 @@ class Client:
             "retries": base.retry,
         }
         settings.update(given)
-        policy = make_policy(base.policy, fields) if fields else base.policy
-        return make_options(policy, **settings)
+        if not fields:
+            return make_options(base.policy, pool_key=base.pool_key, environment=base.environment, **settings)
+        policy = make_policy(base.policy, fields)
+        environment = base.environment if policy.trust_env == base.policy.trust_env else None
+        return make_options(policy, pool_key=policy, environment=environment, **settings)
 
     def _follow_redirects(
         self, spec: RequestSpec, url: URL, options: RequestOptions, deadline: Deadline

@@ -19,7 +19,6 @@ import contextlib
 import logging
 import os
 import ssl
-import tempfile
 from typing import Callable, Iterator, List, NamedTuple, Optional, Union
 
 from ._errors import PolicyError
@@ -207,6 +206,8 @@ def materialized(data: bytes, use_memfd: bool = HAS_MEMFD) -> Iterator[str]:
             finally:
                 os.close(descriptor)
             return
+
+    import tempfile  # Deferred: it loads random and shutil, which import tlskit need not.
 
     # mkstemp creates the file with mode 0600, readable by this user only.
     descriptor, path = tempfile.mkstemp(prefix="tlskit-", suffix=".pem")

@@ -109,7 +109,7 @@ def send_hop(
         The errors of `tlskit.Client.request`, except those of redirects and retries.
     """
     # 1. Route.
-    proxy = select_proxy(url, options.proxy, options.policy.trust_env)
+    proxy = select_proxy(url, options.proxy, options.environment)
     forward = proxy is not None and url.scheme == "http"
     data = request_bytes(
         spec, url, absolute_form=forward, proxy_authorization=proxy.authorization if proxy else None
@@ -117,10 +117,10 @@ def send_hop(
     # A pooled connection passed the policy's checks and the pin rules of
     # its key, so it only serves calls with the same ones.
     rules = None if peers is None else peers.rules_for(url, options.policy)
-    key: Hashable = (url.origin, options.policy, rules, None if proxy is None else proxy.key)
+    key: Hashable = (url.origin, options.pool_key, rules, None if proxy is None else proxy.key)
     if forward:
         assert proxy is not None
-        key = ("forward", options.policy, proxy.key)
+        key = ("forward", options.pool_key, proxy.key)
 
     # 2-3. Connection and head, with one more try after a stale pooled connection.
     connection = pool.acquire(key)

@@ -7,9 +7,11 @@ and must be read one by one with `Headers.get_all`.
 
 from __future__ import annotations
 
-from typing import Dict, Iterable, Iterator, List, Mapping, Optional, Tuple, Union
+from typing import Dict, Iterable, Iterator, List, Mapping, Optional, Tuple, TypeVar, Union, overload
 
 _NOT_JOINABLE = "set-cookie"
+
+_T = TypeVar("_T")
 
 
 class Headers(Mapping[str, str]):
@@ -54,6 +56,25 @@ class Headers(Mapping[str, str]):
 
     def __len__(self) -> int:
         return len(self._lookup())
+
+    @overload
+    def get(self, name: str) -> Optional[str]: ...
+
+    @overload
+    def get(self, name: str, default: Union[str, _T]) -> Union[str, _T]: ...
+
+    def get(self, name: str, default: object = None) -> object:
+        """Return the value of ``name`` as `__getitem__` does, or ``default`` when it is missing.
+
+        Defined here because Mapping's version raises and catches KeyError
+        for every missing name, which the request path does on each response.
+        """
+        values = self._lookup().get(name.lower())
+        if values is None:
+            return default
+        if len(values) == 1 or name.lower() == _NOT_JOINABLE:
+            return values[0]
+        return ", ".join(values)
 
     def get_all(self, name: str) -> List[str]:
         """Return every value of ``name`` in the order received, or an empty list."""

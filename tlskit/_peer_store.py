@@ -27,7 +27,6 @@ and opens the file again on its next use.
 from __future__ import annotations
 
 import contextlib
-import json
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Any, Iterator, List, Optional, Tuple
 
@@ -141,6 +140,8 @@ class SqliteStore:
         return None if row is None else self._record_from_row(row)
 
     def save(self, record: PeerRecord) -> None:
+        import json  # Deferred: only file-backed peer caches need it, and import tlskit stays light.
+
         chain = json.dumps([certificate.to_json() for certificate in record.chain])
         with self._mapped_errors("write"):
             db = self._connection()
@@ -261,6 +262,8 @@ class SqliteStore:
         db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def _record_from_row(self, row: Tuple[Any, ...]) -> PeerRecord:
+        import json
+
         host, port, chain, tls_version, first_seen, last_seen, tofu_pin = row
         try:
             summaries = tuple(CertificateSummary.from_json(item) for item in json.loads(chain))

@@ -15,7 +15,8 @@
    IPv4 and IPv6 addresses and CIDR ranges, each with an optional ``:port``.
 
 This module is the one place that reads those variables, and it logs each
-one it uses at DEBUG.
+one it uses at DEBUG. A `Client` reads them once, when it is created, as
+httpx does, so that no request pays for the lookups.
 
 `open_tunnel` requests a tunnel from an http:// proxy with CONNECT, sending
 Proxy-Authorization from the proxy URL's credentials. TLS then runs
@@ -100,6 +101,28 @@ def parse_proxy(text: str, source: str) -> Proxy:
     return Proxy(url, authorization, source)
 
 
+class ProxyEnvironment(NamedTuple):
+    """The proxy variables of the environment, read once.
+
+    Attributes:
+        https: (variable name, value) of the proxy for https URLs, or None.
+        http: (variable name, value) of the proxy for http URLs, or None.
+        no_proxy: the value of no_proxy or NO_PROXY, or an empty string.
+    """
+
+    https: Optional[Tuple[str, str]]
+    http: Optional[Tuple[str, str]]
+    no_proxy: str
+
+
+NO_PROXY_ENVIRONMENT = ProxyEnvironment(None, None, "")
+
+
+def read_proxy_environment() -> ProxyEnvironment:
+    """Read the proxy variables; call only when ``TLSPolicy.trust_env`` is on."""
+    return ProxyEnvironment(environment_proxy("https"), environment_proxy("http"), environment_no_proxy())
+
+
 def environment_proxy(scheme: str) -> Optional[Tuple[str, str]]:
     """Return the name and value of the environment variable that sets the proxy for ``scheme``."""
     for name in _PROXY_VARIABLES[scheme]:
@@ -181,26 +204,24 @@ def is_proxy_bypassed(url: URL, no_proxy: str) -> bool:
     return False
 
 
-def select_proxy(url: URL, proxy: Optional[str], trust_env: bool) -> Optional[Proxy]:
+def select_proxy(url: URL, proxy: Optional[str], environment: ProxyEnvironment) -> Optional[Proxy]:
     """Return the proxy for ``url``, or None to connect directly.
+
+    ``environment`` is `NO_PROXY_ENVIRONMENT` when ``trust_env`` is off.
 
     Raises:
         InvalidURLError: the proxy URL, given or from the environment, is invalid.
     """
     if proxy is not None:
         source = "proxy argument"
-    elif trust_env:
-        found = environment_proxy(url.scheme)
+    else:
+        found = environment.https if url.scheme == "https" else environment.http
         if found is None:
             return None
         source, proxy = found
-    else:
+    if environment.no_proxy and is_proxy_bypassed(url, environment.no_proxy):
+        log.debug("not using a proxy for %s: NO_PROXY covers it", url.authority)
         return None
-    if trust_env:
-        no_proxy = environment_no_proxy()
-        if no_proxy and is_proxy_bypassed(url, no_proxy):
-            log.debug("not using a proxy for %s: NO_PROXY covers it", url.authority)
-            return None
     return parse_proxy(proxy, source)
 
 

@@ -13,11 +13,12 @@ is not the scheme's default, unless the caller sets it.
 
 from __future__ import annotations
 
-from typing import Any, Dict, Iterable, List, Mapping, NamedTuple, Optional, Tuple, Union
+from typing import Any, Dict, Hashable, Iterable, List, Mapping, NamedTuple, Optional, Tuple, Union
 
 from ._errors import InvalidHeaderError, InvalidURLError, PolicyError
 from ._http11 import Limits, build_request, validate_header
 from ._policy import TLSPolicy
+from ._proxy import NO_PROXY_ENVIRONMENT, ProxyEnvironment, read_proxy_environment
 from ._retry import Retry, make_retry
 from ._timeouts import Timeout, TimeoutType, make_timeout
 from ._url import URL, basic_authorization
@@ -43,9 +44,17 @@ CONTENT_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 
 class RequestOptions(NamedTuple):
-    """Settings of one call: the client's defaults with the call's arguments applied."""
+    """Settings of one call: the client's defaults with the call's arguments applied.
+
+    ``pool_key`` stands for the policy in connection pool keys: a token made
+    once per client, so that no request hashes the whole policy, or the policy
+    itself when a call overrides policy fields. ``environment`` holds the
+    proxy variables, read when ``trust_env`` is on.
+    """
 
     policy: TLSPolicy
+    pool_key: Hashable
+    environment: ProxyEnvironment
     timeout: Timeout
     limits: Limits
     max_body: Optional[int]
@@ -236,6 +245,8 @@ def _check_count(name: str, value: Optional[int], allow_none: bool) -> None:
 def make_options(
     policy: TLSPolicy,
     *,
+    pool_key: Hashable,
+    environment: Optional[ProxyEnvironment],
     timeout: TimeoutType,
     limits: Limits,
     max_body: Optional[int],
@@ -262,8 +273,12 @@ def make_options(
     if proxy is not None:
         _check_type("proxy", proxy, (str,), "a proxy URL such as 'http://proxy.example:3128', or None")
     _check_type("limits", limits, (Limits,), "a tlskit.Limits")
+    if environment is None:
+        environment = read_proxy_environment() if policy.trust_env else NO_PROXY_ENVIRONMENT
     return RequestOptions(
         policy=policy,
+        pool_key=pool_key,
+        environment=environment,
         timeout=make_timeout(timeout),
         limits=limits,
         max_body=max_body,
