@@ -13,6 +13,7 @@ that a keep-alive client opened none, and that resumed handshakes resumed.
 from __future__ import annotations
 
 import json
+import select
 import shutil
 import signal
 import socket
@@ -27,6 +28,7 @@ from .certs import Certificates
 HOST = "127.0.0.1"
 START_TIMEOUT_SECONDS = 10.0
 STOP_TIMEOUT_SECONDS = 10.0
+MESSAGE_TIMEOUT_SECONDS = 10.0
 SERVER_MODES = ("threads", "selector")
 
 
@@ -140,6 +142,11 @@ class StdlibServer(BenchmarkServer):
 
     def _read_message(self) -> Dict[str, Any]:
         assert self.process is not None and self.process.stdout is not None
+        # The server writes one line per command and nothing else, so the
+        # pipe holds no buffered line that select could miss.
+        readable, _, _ = select.select([self.process.stdout], [], [], MESSAGE_TIMEOUT_SECONDS)
+        if not readable:
+            raise ServerError(f"stdlib benchmark server sent no message within {MESSAGE_TIMEOUT_SECONDS:g} s")
         line = self.process.stdout.readline()
         if not line:
             code = self.process.poll()
