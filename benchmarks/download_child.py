@@ -5,7 +5,8 @@ where MODE is "file" (stream the body to OUTPUT) or "memory" (hold the whole
 body). The child first GETs WARMUP_URL on the same connection, so the timed
 download pays for no handshake. Then it records its resident memory as the
 baseline, resets the kernel's peak counter, downloads, and prints one JSON
-line: status, length, seconds, and the peak resident memory above baseline.
+line: status, length, seconds, the baseline, and the peak resident memory
+(VmHWM) in all and above the baseline.
 """
 
 from __future__ import annotations
@@ -90,17 +91,23 @@ def read_length_body(sock: ssl.SSLSocket, output: Optional[str]) -> Tuple[int, i
         while received < length:
             received += sock.recv_into(view[received:], min(RECEIVE_BYTES, length - received))
         return status, received
+    # Each recv_into returns at most one TLS record (16 KiB), so the buffer
+    # is filled by several before one write, which keeps write calls few.
     buffer = bytearray(RECEIVE_BYTES)
     view = memoryview(buffer)
     with open(output, "wb") as file:
         file.write(first)
         received = len(first)
         while received < length:
-            count = sock.recv_into(view, min(RECEIVE_BYTES, length - received))
-            if not count:
-                raise ConnectionError(f"server closed after {received} of {length} bytes")
-            file.write(view[:count])
-            received += count
+            filled = 0
+            wanted = min(RECEIVE_BYTES, length - received)
+            while filled < wanted:
+                count = sock.recv_into(view[filled:wanted])
+                if not count:
+                    raise ConnectionError(f"server closed after {received + filled} of {length} bytes")
+                filled += count
+            file.write(view[:filled])
+            received += filled
     return status, received
 
 
@@ -231,6 +238,7 @@ def main(argv: List[str]) -> int:
                 "length": length,
                 "seconds": seconds,
                 "baseline_mib": baseline_kib / 1024,
+                "peak_mib": peak_kib / 1024,
                 "peak_above_baseline_mib": (peak_kib - baseline_kib) / 1024 if peak_was_reset else None,
             }
         )

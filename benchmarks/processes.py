@@ -10,9 +10,8 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence
 
 from .clients import Target, require
 from .curl import WRITE_OUT, find_curl
@@ -103,28 +102,6 @@ def run_child(command: Sequence[str]) -> str:
     return result.stdout
 
 
-def run_child_with_usage(command: Sequence[str]) -> Tuple[str, int]:
-    """Run ``command`` and return its stdout and its peak resident memory in KiB.
-
-    The child is reaped with os.wait4, which returns its resource usage;
-    Popen.wait would reap it without. The child must end by itself, so
-    callers give it a timeout of its own (curl's --max-time, the clients'
-    request timeouts).
-    """
-    with tempfile.TemporaryFile() as errors:
-        process = subprocess.Popen(list(command), stdout=subprocess.PIPE, stderr=errors, cwd=REPOSITORY)
-        assert process.stdout is not None
-        stdout = process.stdout.read()
-        process.stdout.close()
-        _, status, usage = os.wait4(process.pid, 0)
-        process.returncode = os.waitstatus_to_exitcode(status)
-        if process.returncode != 0:
-            errors.seek(0)
-            message = errors.read().decode(errors="replace").strip()[-300:]
-            raise CheckError(f"{Path(command[0]).name} exited with status {process.returncode}: {message}")
-    return stdout.decode(), usage.ru_maxrss
-
-
 class ProcessRunner:
     """Run the same command once per operation; optionally check its printed result."""
 
@@ -205,10 +182,9 @@ class DownloadRunner:
             self.warmup.url, self.target.url, self.target.ca_file, self.output,
         ]  # fmt: skip
         try:
-            stdout, peak_kib = run_child_with_usage(command)
+            report = json.loads(run_child(command))
         finally:
             self._remove_output()
-        report = json.loads(stdout)
         if (report["status"], report["length"]) != (200, self.target.length):
             raise CheckError(
                 f"download returned status {report['status']} and {report['length']} bytes, "
@@ -217,7 +193,7 @@ class DownloadRunner:
         metrics: Metrics = {
             "seconds": report["seconds"],
             "baseline_mib": report["baseline_mib"],
-            "peak_rss_mib": peak_kib / 1024,
+            "peak_rss_mib": report["peak_mib"],
         }
         if report["peak_above_baseline_mib"] is not None:
             metrics["peak_above_baseline_mib"] = report["peak_above_baseline_mib"]
@@ -227,8 +203,11 @@ class DownloadRunner:
         """Fetch the warm-up URL and the download in one curl process, reusing the connection.
 
         curl's own timer gives the download's time: total minus the time to the
-        first request byte. curl cannot report its memory, so only the peak
-        from wait4 is kept, with no baseline to subtract.
+        first request byte.
+
+        NOTE: curl's memory is not measured. Linux's ru_maxrss for a child
+        includes the parent's peak from before exec, so wait4 would report
+        this Python process's memory, not curl's.
         """
         executable = find_curl()
         assert executable is not None
@@ -239,7 +218,7 @@ class DownloadRunner:
             "--output", "/dev/null", self.warmup.url, "--output", self.output, self.target.url,
         ]  # fmt: skip
         try:
-            stdout, peak_kib = run_child_with_usage(command)
+            stdout = run_child(command)
         finally:
             self._remove_output()
         lines = stdout.splitlines()
@@ -250,7 +229,7 @@ class DownloadRunner:
             raise CheckError(
                 f"curl downloaded status {status}, {size} bytes, expected 200 and {self.target.length}"
             )
-        return {"seconds": float(total) - float(pretransfer), "peak_rss_mib": peak_kib / 1024}
+        return {"seconds": float(total) - float(pretransfer)}
 
     def _remove_output(self) -> None:
         try:
@@ -287,6 +266,3 @@ def download_contestants(mode: str, warmup: Target, target: Target, directory: s
         contestants.append(Contestant(client, label, client, start, expect, fixed_count=1))
     return contestants
 
-
-def temporary_download_directory() -> str:
-    return tempfile.mkdtemp(prefix="tlskit-bench-download-")

@@ -1,8 +1,13 @@
-"""The run's outputs: a table on stdout and a JSON document with every measurement."""
+"""The run's outputs: a table on stdout, a JSON document with every measurement, and Markdown.
+
+``python -m benchmarks.report RESULTS_JSON`` prints a saved run as Markdown tables.
+"""
 
 from __future__ import annotations
 
+import json
 import statistics
+import sys
 from typing import Any, Dict, List, Optional, TextIO
 
 from .content import LARGE
@@ -163,3 +168,71 @@ def build_json(
         ],
         "targets": [target._asdict() for target in targets],
     }
+
+
+def markdown_cell(contestant: Dict[str, Any], name: str, digits: int = 2, suffix: str = "x") -> str:
+    value = contestant.get(name)
+    return "-" if value is None else f"{value:.{digits}f}{suffix}"
+
+
+def format_markdown(run: Dict[str, Any]) -> str:
+    """Return a run's scenarios and targets as Markdown tables, for docs/benchmarks.md."""
+    lines: List[str] = []
+    for scenario in run["scenarios"]:
+        lines += [f"**{scenario['title']}** ({scenario['unit']})", ""]
+        if scenario["kind"] == "import":
+            lines += ["| client | median | over `python -c pass` |", "|---|---:|---:|"]
+        else:
+            lines += ["| client | median | / floor | / requests | IQR |", "|---|---:|---:|---:|---:|"]
+        for contestant in scenario["contestants"]:
+            label = f"**{contestant['label']}**" if contestant["client"] == "tlskit" else contestant["label"]
+            if contestant["status"] != "ok":
+                lines.append(
+                    f"| {label} | {contestant['status']} |"
+                    + " |" * (2 if scenario["kind"] == "import" else 3)
+                )
+                continue
+            median = format_seconds(contestant["median_seconds"])
+            if scenario["kind"] == "import":
+                difference = contestant["difference_to_reference_seconds"]
+                lines.append(
+                    f"| {label} | {median} | {format_number(None if difference is None else difference * 1e3, 1, ' ms')} |"
+                )
+                continue
+            spread_value = contestant["interquartile_spread"]
+            cells = [
+                median,
+                markdown_cell(contestant, "ratio_to_reference"),
+                markdown_cell(contestant, "ratio_to_requests"),
+                format_number(None if spread_value is None else 100 * spread_value, 0, "%"),
+            ]
+            metrics = contestant["metrics"]
+            if scenario["key"].startswith("download") and contestant["median_seconds"]:
+                cells[0] += f", {LARGE.length / contestant['median_seconds'] / 1e6:.0f} MB/s"
+                if metrics.get("peak_above_baseline_mib") is not None:
+                    cells[0] += f", peak +{metrics['peak_above_baseline_mib']:.1f} MiB"
+                elif metrics.get("peak_rss_mib") is not None:
+                    cells[0] += f", peak RSS {metrics['peak_rss_mib']:.1f} MiB"
+            lines.append(f"| {label} | " + " | ".join(cells) + " |")
+        lines.append("")
+
+    lines += ["**Targets for tlskit**", "", "| target | value | goal | status |", "|---|---:|---|---|"]
+    for target in run["targets"]:
+        bound = ("<= " if target["at_most"] else ">= ") + f"{target['limit']:g} {target['unit']}"
+        value = "-" if target["value"] is None else f"{target['value']:.3g}"
+        status = target["status"] + (f": {target['detail']}" if target["detail"] else "")
+        lines.append(f"| {target['name']} | {value} | {bound} | {status} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: List[str]) -> int:
+    if len(argv) != 1:
+        print("usage: python -m benchmarks.report RESULTS_JSON", file=sys.stderr)
+        return 2
+    with open(argv[0], encoding="utf-8") as file:
+        print(format_markdown(json.load(file)), end="")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
