@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import os
 import shutil
 import sys
 import tempfile
@@ -127,6 +128,7 @@ def run_suite(
     settings = settings_from(args)
     download_rounds = args.download_rounds or (QUICK_DOWNLOAD_ROUNDS if args.quick else FULL_DOWNLOAD_ROUNDS)
     started = time.monotonic()
+    load_before = os.getloadavg()
     results: List[ScenarioResult] = []
     certificates = make_certificates(directory)
     bundle = write_bundle(directory, certificates.ca_file)
@@ -153,6 +155,9 @@ def run_suite(
         "machine": environment.describe_machine(),
         "changed_environment": changed,
         "duration_seconds": round(time.monotonic() - started, 1),
+        # Other processes share the cores, so the 1, 5 and 15 minute load
+        # averages at start and end tell how quiet the machine was.
+        "load_average": {"start": load_before, "end": os.getloadavg()},
         "download_rounds": download_rounds,
     }
     run = report.build_json(results, target_results, settings, meta)

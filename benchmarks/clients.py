@@ -86,7 +86,7 @@ class ThreadedRunner:
                     result = operation()
                     if result != self.expected:
                         raise CheckError(f"expected (status, body length) {self.expected}, got {result}")
-            except BaseException as exc:  # noqa: B902 - reported to the runner below
+            except BaseException as exc:  # Re-raised in the calling thread below.
                 errors.append(exc)
 
         workers = [
@@ -357,11 +357,18 @@ def urllib3_threads(target: Target) -> Runner:
 # httpx.
 
 
+# httpx closes a connection left idle for 5 s by default. On a loaded machine
+# a round can leave a contestant idle that long, and the reconnect would fail
+# the keep-alive check, so the expiry is raised past any round's length.
+HTTPX_KEEPALIVE_EXPIRY_SECONDS = 300.0
+
+
 def httpx_client(target: Target) -> Any:
     require("httpx")
     import httpx
 
-    return httpx.Client(verify=verifying_context(target.ca_file))
+    limits = httpx.Limits(keepalive_expiry=HTTPX_KEEPALIVE_EXPIRY_SECONDS)
+    return httpx.Client(verify=verifying_context(target.ca_file), limits=limits)
 
 
 def httpx_fresh(target: Target) -> Runner:

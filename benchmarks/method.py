@@ -249,7 +249,7 @@ def run_scenario(
             except Unsupported as exc:
                 result.status = f"n/a ({exc})"
                 continue
-            except Exception as exc:  # noqa: B902 - any client failure is reported, not fatal
+            except Exception as exc:  # A client's failure is reported, not fatal to the run.
                 result.status = f"failed to start: {type(exc).__name__}: {exc}"
                 continue
             runners[contestant.key] = runner
@@ -259,7 +259,7 @@ def run_scenario(
                 if contestant.fixed_count is None:
                     runner.run(settings.warmup_operations)
                 result.count = calibrate(runner, contestant, server, settings)
-            except Exception as exc:  # noqa: B902
+            except Exception as exc:
                 result.status = f"failed: {type(exc).__name__}: {exc}"
                 runners.pop(contestant.key).close()
 
@@ -273,7 +273,7 @@ def run_scenario(
                     seconds, metrics = measure_batch(
                         runners[contestant.key], result.count, contestant, server
                     )
-                except Exception as exc:  # noqa: B902
+                except Exception as exc:
                     result.status = f"failed in round {round_number + 1}: {type(exc).__name__}: {exc}"
                     active.remove(contestant)
                     runners.pop(contestant.key).close()

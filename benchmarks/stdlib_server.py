@@ -266,6 +266,10 @@ class SelectorServer(Server):
             raw, _ = listener.accept()
         except BlockingIOError:
             return
+        except OSError:
+            # Out of file descriptors, or the client gave up: count it and go on.
+            self.counters.add("errors")
+            return
         raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         raw.setblocking(False)
         sock = context.wrap_socket(raw, server_side=True, do_handshake_on_connect=False)
