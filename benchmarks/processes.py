@@ -265,4 +265,3 @@ def download_contestants(mode: str, warmup: Target, target: Target, directory: s
         label = "floor (raw ssl)" if client == "floor" else client
         contestants.append(Contestant(client, label, client, start, expect, fixed_count=1))
     return contestants
-
