@@ -229,6 +229,15 @@ def test_unreadable_cafile(files: Callable[[str], str]) -> None:
         create_context(cafile=path)
 
 
+@pytest.mark.skipif(not os.path.exists("/proc/self/mem"), reason="needs Linux /proc")
+def test_cafile_read_error() -> None:
+    # Opening /proc/self/mem succeeds, even for root, but reading from offset 0 fails with EIO.
+    with pytest.raises(PolicyError) as caught:
+        create_context(cafile="/proc/self/mem")
+    assert caught.value.field == "cafile"
+    assert "invalid TLSPolicy.cafile '/proc/self/mem': Input/output error." in str(caught.value)
+
+
 @pytest.mark.parametrize(
     "kind, reason",
     [

@@ -12,7 +12,7 @@ import trustme
 
 import tlskit
 from pki import KeyPair, issue_leaf, write_trustme_ca
-from servers import HTTPResponder, TLSServer
+from servers import ConnectProxy, HTTPResponder, TLSServer
 from tlskit import NoSharedCipherError, ProtocolVersionError, TLSPolicy, WeakCertificateError
 
 StartServer = Callable[..., TLSServer]
@@ -91,6 +91,20 @@ def test_server_below_policy_minimum(
     assert "only TLSv1.3" in str(error)
     assert "the server chose TLSv1.2" in str(error)
     assert "below the policy's minimum" in str(error)
+    # The failed handshake and one probe handshake.
+    assert server.connections == 2
+
+
+def test_no_probe_through_proxy(
+    start_server: StartServer, server_cert: trustme.LeafCert, ca_file: str
+) -> None:
+    server = serve(start_server, server_context(server_cert, maximum=V.TLSv1_2))
+    with ConnectProxy() as proxy:
+        with pytest.raises(ProtocolVersionError) as caught:
+            tlskit.get(server.url("/"), cafile=ca_file, minimum_version="1.3", proxy=proxy.url)
+    assert caught.value.server_version is None
+    assert "The server accepts none of the versions the policy allows (only TLSv1.3)." in str(caught.value)
+    assert server.connections == 1
 
 
 def test_server_above_policy_maximum(
