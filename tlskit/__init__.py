@@ -8,6 +8,7 @@ from ._certs import PeerCertificate
 from ._client import Client, get
 from ._connection import TLSInfo
 from ._context import create_context
+from ._diagnosis import Diagnosis, VerificationCause
 from ._errors import (
     CertificateExpiredError,
     CertificateNotYetValidError,
@@ -67,6 +68,7 @@ __all__ = [
     "ClientCertificateRequiredError",
     "ConnectError",
     "DecodingError",
+    "Diagnosis",
     "HTTPStatusError",
     "HandshakeError",
     "Headers",
@@ -101,6 +103,7 @@ __all__ = [
     "TimeoutExceededError",
     "TooManyRedirectsError",
     "UntrustedCertificateError",
+    "VerificationCause",
     "VerificationError",
     "WeakCertificateError",
     "__version__",

@@ -6,7 +6,8 @@
    with TCP_NODELAY so small requests are not held back by Nagle's algorithm.
 2. TLS handshake with SNI for names, offering a cached session of the same
    settings (`HandshakeError` and its subclasses, `VerificationError`
-   subclasses chosen by OpenSSL's verify code).
+   subclasses chosen by OpenSSL's verify code, explained by `_diagnose`
+   unless ``TLSPolicy.diagnose`` is off).
 3. Pins, trust on first use and the peer cache, on the verified chain and
    before any HTTP byte is written (`PinMismatchError`); see `_pinning`.
 
@@ -30,6 +31,7 @@ from ._errors import (
     ProtocolError,
     RemoteDisconnectedError,
     TimeoutExceededError,
+    VerificationError,
     format_address,
 )
 from ._handshake import explain_handshake_failure, map_handshake_error, negotiated_cipher
@@ -393,7 +395,8 @@ def open_connection(
         # through a proxy tunnel.
         connect_host = f"{host}%{url.zone}" if url.zone else host
         probe_address = None if sock is not None else (connect_host, port)
-        raise explain_handshake_failure(
+        probe_timeout = _probe_timeout(deadline, host, port)
+        error = explain_handshake_failure(
             exc,
             chosen_cipher,
             policy=policy,
@@ -401,11 +404,26 @@ def open_connection(
             port=port,
             probe_address=probe_address,
             server_hostname=server_hostname,
-            probe_timeout=_probe_timeout(deadline, host, port),
-        ) from exc
-    except BaseException:
-        wrapped.close()
-        raise
+            probe_timeout=probe_timeout,
+        )
+        if (
+            isinstance(exc, ssl.SSLCertVerificationError)
+            and isinstance(error, VerificationError)
+            and policy.diagnose
+        ):
+            # Imported here so that only a failed verification loads the diagnosis code.
+            from ._diagnose import diagnose_failure
+
+            error = diagnose_failure(
+                error,
+                exc,
+                address=probe_address,
+                server_hostname=server_hostname,
+                policy=policy,
+                context=context,
+                timeout=probe_timeout,
+            )
+        raise error from exc
     log.debug(
         "TLS with %s: %s %s, resumed=%s",
         address,

@@ -16,7 +16,11 @@ with ``raise ... from exc`` where the error is mapped.
 
 from __future__ import annotations
 
-from typing import Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Optional, Sequence, Tuple
+
+if TYPE_CHECKING:
+    from ._certs import PeerCertificate
+    from ._diagnosis import Diagnosis, VerificationCause
 
 
 def format_address(host: Optional[str], port: Optional[int]) -> str:
@@ -166,6 +170,9 @@ class VerificationError(TLSKitError):
     Attributes:
         verify_code: OpenSSL's X509_V_ERR code, or None when the check is tlskit's own.
         verify_message: OpenSSL's text for that code, or None.
+        diagnosis: the facts a second, non-verifying handshake found, with the
+            likely cause and its fix; None when ``TLSPolicy.diagnose`` is off
+            or the check is tlskit's own (pins).
     """
 
     def __init__(
@@ -176,10 +183,22 @@ class VerificationError(TLSKitError):
         verify_message: Optional[str] = None,
         host: Optional[str] = None,
         port: Optional[int] = None,
+        diagnosis: Optional[Diagnosis] = None,
     ) -> None:
         super().__init__(message, host=host, port=port)
         self.verify_code = verify_code
         self.verify_message = verify_message
+        self.diagnosis = diagnosis
+
+    @property
+    def cause(self) -> Optional[VerificationCause]:
+        """The likely cause (``diagnosis.cause``), or None without a diagnosis."""
+        return None if self.diagnosis is None else self.diagnosis.cause
+
+    @property
+    def chain(self) -> Tuple[PeerCertificate, ...]:
+        """The chain the server presented, leaf first and unverified; empty without a diagnosis."""
+        return () if self.diagnosis is None else self.diagnosis.chain
 
 
 class CertificateExpiredError(VerificationError):

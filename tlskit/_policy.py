@@ -56,6 +56,7 @@ _BOOL_FIELDS = (
     "partial_chain",
     "crl_check_chain",
     "keylog_from_env",
+    "diagnose",
 )
 
 
@@ -173,6 +174,10 @@ class TLSPolicy:
             Wireshark. Created with mode 0600; logs a WARNING.
         keylog_from_env: use the ``SSLKEYLOGFILE`` environment variable as
             ``keylog_file``. Needs ``trust_env``, which alone never enables key logging.
+        diagnose: when verification fails, make a second handshake that verifies
+            nothing, to read the chain the server presents and explain the
+            failure in the error (``err.diagnosis``). It is bounded by the
+            request's timeout and never carries a request.
     """
 
     minimum_version: VersionType = ssl.TLSVersion.TLSv1_2
@@ -200,6 +205,7 @@ class TLSPolicy:
     client_key_data: Optional[bytes] = field(default=None, repr=False)
     keylog_file: Optional[PathType] = None
     keylog_from_env: bool = False
+    diagnose: bool = True
 
     def __post_init__(self) -> None:
         self._check_types()
