@@ -17,7 +17,9 @@ import threading
 from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
 SOCKET_TIMEOUT_SECONDS = 5.0
-JOIN_TIMEOUT_SECONDS = 5.0
+# Longer than a socket timeout, so that a handler blocked in one read or one
+# handshake has always given up before a loaded machine fails the join.
+JOIN_TIMEOUT_SECONDS = 3 * SOCKET_TIMEOUT_SECONDS
 
 Handler = Callable[[Any], None]
 LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
@@ -125,6 +127,8 @@ class TLSServer:
             finally:
                 raw.close()
             return
+        with self._lock:
+            self._live.append(raw)
         try:
             sock = self.context.wrap_socket(raw, server_side=True)
         except (ssl.SSLError, OSError) as exc:
