@@ -2,7 +2,7 @@
 
 Two places look for certificates that expire soon: the peer cache (the
 server's chain), and `warn_expiring_policy_certificates` when a context is
-built (the client certificate, and each CA of a custom bundle). All of them
+built (the client certificate, and each CA of a custom bundle). Both
 call `claim_warning` with the certificate's SHA-256 fingerprint, so a
 certificate that two sources see is reported once. A child process after
 `os.fork` starts with an empty set and warns again, once.
