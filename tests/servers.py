@@ -17,7 +17,9 @@ import threading
 from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
 SOCKET_TIMEOUT_SECONDS = 5.0
-JOIN_TIMEOUT_SECONDS = 5.0
+# Longer than a socket timeout, so that a handler blocked in one read or one
+# handshake has always given up before a loaded machine fails the join.
+JOIN_TIMEOUT_SECONDS = 3 * SOCKET_TIMEOUT_SECONDS
 
 Handler = Callable[[Any], None]
 LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
@@ -36,6 +38,7 @@ class TLSServer:
         self._listener: Optional[socket.socket] = None
         self._port = 0
         self._threads: List[threading.Thread] = []
+        self._live: List[socket.socket] = []
         self._stopping = threading.Event()
         self._lock = threading.Lock()
 
@@ -74,6 +77,14 @@ class TLSServer:
 
     def stop(self) -> None:
         self._stopping.set()
+        # Wake handlers blocked in a read on a connection the client left open.
+        with self._lock:
+            live = list(self._live)
+        for sock in live:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
         for thread in list(self._threads):
             thread.join(JOIN_TIMEOUT_SECONDS)
         if self._listener is not None:
@@ -105,6 +116,8 @@ class TLSServer:
 
     def _serve(self, raw: socket.socket) -> None:
         if self.context is None:
+            with self._lock:
+                self._live.append(raw)
             try:
                 self.handler(raw)
             except OSError as exc:
@@ -112,12 +125,16 @@ class TLSServer:
             finally:
                 raw.close()
             return
+        with self._lock:
+            self._live.append(raw)
         try:
             sock = self.context.wrap_socket(raw, server_side=True)
         except (ssl.SSLError, OSError) as exc:
             self.handshake_errors.append(exc)
             raw.close()
             return
+        with self._lock:
+            self._live.append(sock)
         try:
             self.handler(sock)
         except (ssl.SSLError, OSError) as exc:
@@ -235,7 +252,7 @@ class ConnectProxy:
 
     Attributes:
         requests: the request heads received, as `Request` objects.
-        refuse: a status line such as ``"403 Forbidden"`` to answer every request with.
+        refuse: a status line such as ``"403 Forbidden"`` to respond to every request with.
         require_auth: a Proxy-Authorization value that must be sent, else 407.
     """
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import socket
 import ssl
 import stat
 import sys
+import threading
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -14,7 +16,7 @@ import trustme
 
 import tlskit
 from pki import encrypt_key
-from servers import TLSServer, read_request, response_bytes
+from servers import SOCKET_TIMEOUT_SECONDS, TLSServer, read_request, response_bytes
 from tlskit import ClientCertificateRequiredError, HandshakeError, PolicyError, create_context
 from tlskit._client_cert import HAS_MEMFD, materialized
 
@@ -267,3 +269,50 @@ def test_temporary_file_removed_when_loading_fails() -> None:
         with materialized(b"secret bytes", use_memfd=False) as path:
             raise RuntimeError("OpenSSL rejected it")
     assert not os.path.exists(path)
+
+
+class LingeringMTLSServer:
+    """A TLS 1.3 server that requires a client certificate and, after rejecting the handshake,
+    waits for the client's first bytes before it closes, so the client's write succeeds and
+    the alert arrives on the client's first read."""
+
+    def __init__(self, context: ssl.SSLContext) -> None:
+        self.context = context
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.listener.settimeout(SOCKET_TIMEOUT_SECONDS)
+        self.port = self.listener.getsockname()[1]
+        self.received = b""
+        self.thread = threading.Thread(target=self._serve_one, daemon=True)
+
+    def __enter__(self) -> LingeringMTLSServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.thread.join(SOCKET_TIMEOUT_SECONDS)
+        self.listener.close()
+        assert not self.thread.is_alive()
+
+    def _serve_one(self) -> None:
+        raw, _ = self.listener.accept()
+        raw.settimeout(SOCKET_TIMEOUT_SECONDS)
+        with self.context.wrap_socket(raw, server_side=True, do_handshake_on_connect=False) as tls:
+            try:
+                tls.do_handshake()
+            except (ssl.SSLError, OSError):
+                pass
+            # The TLS layer has failed; read the client's encrypted request bytes
+            # from the TCP socket beneath it.
+            try:
+                self.received = socket.socket.recv(tls, 65536)
+            except OSError:
+                pass
+
+
+def test_tls13_alert_on_first_read(server_cert: trustme.LeafCert, ca: trustme.CA, ca_file: str) -> None:
+    with LingeringMTLSServer(mtls_context(server_cert, ca)) as server:
+        with pytest.raises(ClientCertificateRequiredError) as caught:
+            tlskit.get(f"https://127.0.0.1:{server.port}/", cafile=ca_file)
+    assert caught.value.reason == "TLSV13_ALERT_CERTIFICATE_REQUIRED"
+    # The request was written: the error came from the first read.
+    assert server.received

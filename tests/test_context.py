@@ -6,13 +6,16 @@ import logging
 import ssl
 import threading
 import warnings
+from pathlib import Path
 from typing import List
 
 import pytest
 import trustme
 
+import tlskit
 from pki import make_crl, write_trustme_ca
-from tlskit import TLSPolicy, create_context
+from servers import TLSServer
+from tlskit import PolicyError, TLSPolicy, create_context
 from tlskit._context import context_for
 from tlskit._versions import CIPHER_STRINGS, CipherProfile
 
@@ -94,12 +97,10 @@ def test_verification_switches(ca_file: str, fields: dict, present: int, absent:
     assert not flags & absent
 
 
-def test_crl_flags(ca_file: str, tmp_path) -> None:
-
-    crl = make_crl(write_trustme_ca(trustme.CA(), str(tmp_path)), str(tmp_path), "empty")
+def test_crl_flags(ca: trustme.CA, ca_file: str, tmp_path: Path) -> None:
+    crl = make_crl(write_trustme_ca(ca, str(tmp_path)), str(tmp_path), "empty")
     leaf_only = create_context(cafile=ca_file, crlfile=crl)
-    assert leaf_only.verify_flags & ssl.VERIFY_CRL_CHECK_LEAF
-    assert not leaf_only.verify_flags & ssl.VERIFY_CRL_CHECK_CHAIN & ~ssl.VERIFY_CRL_CHECK_LEAF
+    assert leaf_only.verify_flags & ssl.VERIFY_CRL_CHECK_CHAIN == ssl.VERIFY_CRL_CHECK_LEAF
     assert leaf_only.cert_store_stats()["crl"] == 1
     chain = create_context(cafile=ca_file, crlfile=crl, crl_check_chain=True)
     assert chain.verify_flags & ssl.VERIFY_CRL_CHECK_CHAIN == ssl.VERIFY_CRL_CHECK_CHAIN
@@ -152,3 +153,15 @@ def test_shared_context_built_once_across_threads(ca_file: str) -> None:
         thread.join(5)
     assert len(contexts) == 8
     assert all(context is contexts[0] for context in contexts)
+
+
+def test_requests_do_not_read_ca_file_again(https_server: TLSServer, ca: trustme.CA, tmp_path: Path) -> None:
+    cafile = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(cafile))
+    policy = TLSPolicy(cafile=str(cafile), system_ca=False)
+    with tlskit.Client(policy) as client:
+        cafile.unlink()
+        assert client.get(https_server.url("/")).status == 200
+        assert tlskit.get(https_server.url("/"), policy=policy).status == 200
+    with pytest.raises(PolicyError, match="no such file"):
+        create_context(policy)

@@ -274,3 +274,28 @@ def test_connect_timeout_phase(ca_file: str) -> None:
     assert caught.value.phase == "connect"
     assert caught.value.timeout == 0.2
     assert caught.value.port == port
+
+
+def test_idle_connection_closed_cleanly_skipped_for_post(start_server: StartServer, ca_file: str) -> None:
+    # The server ends TLS with close_notify after one response, as a server
+    # whose keep-alive timeout expired does; the pool must notice before a POST.
+    closed = threading.Event()
+
+    def once(sock: ssl.SSLSocket) -> None:
+        read_request(sock, bytearray())
+        sock.sendall(response_bytes(200, [], b"once"))
+        # Non-blocking, unwrap sends close_notify and returns without
+        # waiting for the client's.
+        sock.settimeout(0)
+        try:
+            sock.unwrap()
+        except (ssl.SSLError, OSError):
+            pass
+        closed.set()
+
+    server = start_server(once)
+    with tlskit.Client(cafile=ca_file) as client:
+        assert client.get(server.url("/")).body == b"once"
+        assert closed.wait(SOCKET_TIMEOUT_SECONDS)
+        assert client.post(server.url("/"), body=b"x").body == b"once"
+    assert server.connections == 2

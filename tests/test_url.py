@@ -99,3 +99,10 @@ def test_parse_url_rejects(url: str, fragment: str) -> None:
 def test_non_string_url_rejected() -> None:
     with pytest.raises(InvalidURLError, match="expected a str"):
         parse_url(b"https://example.test/")  # type: ignore[arg-type]
+
+
+def test_invalid_url_message_hides_password() -> None:
+    with pytest.raises(InvalidURLError) as caught:
+        parse_url("https://ann:s3cret@exa mple.test/")
+    assert "s3cret" not in str(caught.value)
+    assert "ann:***@" in str(caught.value)

@@ -44,7 +44,7 @@ from ._url import URL
 
 log = logging.getLogger(__name__)
 
-# A TLS record holds at most 16 KiB, and a larger buffer costs an allocation per read.
+# A TLS record carries at most 16 KiB, and a larger buffer costs an allocation per read.
 RECEIVE_BYTES = 64 * 1024
 # After a failed first write, the server's alert (if it sent one) is already
 # in the receive buffer or arrives with the close, so a short wait suffices.
@@ -178,7 +178,7 @@ class Connection:
         """Return whether an idle pooled connection can carry a new request.
 
         A server that closed the connection while it sat idle makes the socket
-        readable (EOF or a TLS alert). Bytes that nobody asked for make it
+        readable (EOF or a TLS alert). Bytes that no request asked for make it
         readable too. Either way the connection is unusable.
         """
         sock = self.sock
@@ -188,12 +188,17 @@ class Connection:
             sock.settimeout(0)
             try:
                 if isinstance(sock, ssl.SSLSocket):
-                    return not sock.recv(1)
-                return not sock.recv(1, socket.MSG_PEEK)
+                    sock.recv(1)
+                else:
+                    sock.recv(1, socket.MSG_PEEK)
             except (ssl.SSLWantReadError, BlockingIOError):
+                # Nothing to read: the connection is quiet, as an idle one should be.
                 return True
         except (OSError, ValueError):
             return False
+        # A read that returns, with bytes or with the end of the stream, means
+        # the server sent something or closed.
+        return False
 
     def send(self, data: bytes, deadline: Deadline, phase: str = "write") -> None:
         """Send ``data`` in full; a timeout is reported with ``phase`` unless the total binds.

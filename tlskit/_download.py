@@ -35,7 +35,7 @@ def _create_partial(path: str) -> Tuple[str, BinaryIO]:
 
 
 def _expected_size(response: StreamingResponse, is_encoded: bool) -> Optional[int]:
-    # Content-Length counts encoded bytes, which say nothing of the decoded size.
+    # Content-Length counts encoded bytes, which do not give the decoded size.
     length = response.headers.get("content-length")
     if is_encoded or length is None or not length.isdigit():
         return None

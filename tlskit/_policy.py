@@ -218,6 +218,7 @@ class TLSPolicy:
 
     def __post_init__(self) -> None:
         self._check_types()
+        self._normalize_values()
         self._normalize_versions()
         self._check_ciphers()
         self._check_verification()
@@ -282,6 +283,8 @@ class TLSPolicy:
                     f"invalid TLSPolicy.{name}: expected PEM as bytes or str, got {type(value).__name__}.",
                     field=name,
                 )
+
+    def _normalize_values(self) -> None:
         level = self.security_level
         if isinstance(level, bool) or not isinstance(level, int) or not 0 <= level <= MAX_SECURITY_LEVEL:
             raise PolicyError(
