@@ -8,6 +8,7 @@ import sys
 
 import pytest
 
+import tlskit
 from servers import TLSServer
 from tlskit._cli import EXIT_CONNECT, EXIT_OK, EXIT_POLICY, EXIT_USAGE, EXIT_VERIFICATION, main
 
@@ -83,3 +84,44 @@ def test_python_m_tlskit(https_server: TLSServer, ca_file: str) -> None:
     )
     assert completed.returncode == 0, completed.stderr
     assert completed.stdout == b"hello, world\n"
+
+
+def test_policy_prints_description(capsys: pytest.CaptureFixture[str], ca_file: str) -> None:
+    argv = [
+        "policy",
+        "--min-tls",
+        "1.3",
+        "--cacert",
+        ca_file,
+        "--no-system-ca",
+        "--pin",
+        "sha256/" + "A" * 43 + "=",
+    ]
+    assert main(argv) == EXIT_OK
+    output = capsys.readouterr().out
+    assert (
+        output
+        == tlskit.TLSPolicy(
+            minimum_version="1.3", cafile=ca_file, system_ca=False, pins=["sha256/" + "A" * 43 + "="]
+        ).describe()
+        + "\n"
+    )
+    assert "TLSv1.3 only" in output
+
+
+def test_policy_never_shows_the_password(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TLSKIT_TEST_PASSWORD", "hunter2")
+    argv = ["policy", "--cert", "client.pem", "--key", "client.key", "--pass", "env:TLSKIT_TEST_PASSWORD"]
+    assert main(argv) == EXIT_OK
+    output = capsys.readouterr().out
+    assert "client.pem" in output
+    assert "hunter2" not in output
+
+
+def test_policy_rejects_invalid_combination(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["policy", "--ciphers", "modern", "--max-tls", "1.2"]) == EXIT_POLICY
+    error = capsys.readouterr().err
+    assert error.startswith("tlskit: invalid TLSPolicy")
+    assert "Traceback" not in error

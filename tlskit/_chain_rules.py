@@ -14,7 +14,8 @@ certificate breaks, not whether a chain is authentic.
 
 from __future__ import annotations
 
-from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
+import ipaddress
+from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 from . import _oids
 from ._certs import PeerCertificate
@@ -254,3 +255,40 @@ def weak_signature(cert: PeerCertificate, security_level: int = DEFAULT_SECURITY
         f"it is signed with {cert.signature_algorithm}, a digest that OpenSSL security level "
         f"{security_level} rejects"
     )
+
+
+def names_host(cert: PeerCertificate, host: str) -> bool:
+    """Return whether ``cert`` names ``host`` as OpenSSL matches it for Python's hostname check.
+
+    An IP address must be among the IP SANs. A name matches a DNS SAN
+    exactly or through a wildcard that stands for the whole leftmost label.
+    A certificate without DNS SANs is matched on its common name, as Python
+    does by default (``SSLContext.hostname_checks_common_name``).
+    """
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        address = None
+    if address is not None:
+        return any(_same_address(address, text) for text in cert.ip_addresses)
+    wanted = host.rstrip(".").lower()
+    candidates = cert.dns_names or tuple(_common_names(cert.subject))
+    return any(_dns_match(pattern.lower(), wanted) for pattern in candidates)
+
+
+def _same_address(address: Any, text: str) -> bool:
+    try:
+        return bool(ipaddress.ip_address(text) == address)
+    except ValueError:
+        return False
+
+
+def _dns_match(pattern: str, host: str) -> bool:
+    if not pattern.startswith("*."):
+        return pattern == host
+    first, _, rest = host.partition(".")
+    return bool(first) and rest == pattern[2:]
+
+
+def _common_names(subject: str) -> List[str]:
+    return [part[3:] for part in subject.split(",") if part.startswith("CN=")]

@@ -1,20 +1,27 @@
-"""Command line: ``tlskit get URL`` in the manner of curl, ``tlskit inspect URL``, ``tlskit cache``.
+"""Command line: ``tlskit get|doctor|policy|inspect|cache``, in the manner of curl.
 
 `main(argv)` returns the exit status instead of exiting, so tests can call
 it directly. Errors print one paragraph on stderr, with a traceback only
-under ``--debug``. Exit statuses, one per failure class:
+under ``--debug``. Each verb lives in its own module (`_cli_get`,
+`_cli_doctor`, `_cli_options` for ``policy``, `_cli_peers`) and registers
+a ``run`` default that returns the exit status.
+
+Exit statuses, one per failure class, stable across releases:
 
 ====  ==================================================
 0     success
 1     unexpected error (a bug: please report it)
 2     usage error (bad option or argument)
-3     invalid URL, header or TLS policy
-4     connection failed
+3     invalid URL, header or TLS policy, or an unreadable file
+4     connection failed (including the proxy)
 5     timed out
 6     TLS handshake failed
-7     certificate verification failed
+7     certificate verification failed; for ``doctor``, a finding that
+      would make verification fail
 8     server broke the HTTP protocol or a limit, or a redirect was rejected
 9     ``tlskit cache show|forget``: no record for the host
+22    ``get --fail``: HTTP status 400 or more (curl's number)
+130   interrupted (Ctrl-C)
 ====  ==================================================
 """
 
@@ -22,12 +29,13 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
-from typing import List, Optional, Sequence, Tuple
+from typing import Optional, Sequence, Tuple
 
 from . import _cli_peers, _errors
-from ._client import Client
+from ._cli_doctor import add_doctor_parser
+from ._cli_get import EXIT_HTTP_ERROR, add_get_parser
+from ._cli_options import add_policy_parser
 from ._version import __version__
 
 EXIT_OK = 0
@@ -40,6 +48,9 @@ EXIT_HANDSHAKE = 6
 EXIT_VERIFICATION = 7
 EXIT_PROTOCOL = 8
 EXIT_NOT_FOUND = _cli_peers.EXIT_NOT_FOUND
+EXIT_HTTP = EXIT_HTTP_ERROR
+EXIT_WRITE = 23  # curl's CURLE_WRITE_ERROR
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
 
 # Checked in order: subclasses before their bases.
 _EXIT_STATUSES: Sequence[Tuple[type, int]] = (
@@ -59,34 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"tlskit {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.required = True
-
-    get = commands.add_parser("get", help="fetch a URL and print or save the body")
-    get.add_argument("url", help="https:// URL to fetch")
-    get.add_argument("-o", "--output", metavar="FILE", help="write the body to FILE instead of stdout")
-    get.add_argument(
-        "-H",
-        "--header",
-        action="append",
-        default=[],
-        metavar="'NAME: VALUE'",
-        help="extra request header; may be repeated",
-    )
-    get.add_argument(
-        "--cacert", metavar="FILE", help="PEM file of CA certificates to trust, besides the system store"
-    )
-    get.add_argument(
-        "--min-tls", choices=("1.2", "1.3"), default="1.2", help="lowest TLS version to offer (default 1.2)"
-    )
-    get.add_argument(
-        "--timeout",
-        type=float,
-        default=30.0,
-        metavar="SECONDS",
-        help="limit on the whole request (default 30)",
-    )
-    get.add_argument("--debug", action="store_true", help="show tracebacks and DEBUG logs")
-    get.set_defaults(run=_run_get)
-
+    add_get_parser(commands)
+    add_doctor_parser(commands)
+    add_policy_parser(commands)
     _cli_peers.add_parsers(commands)
     return parser
 
@@ -102,46 +88,26 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except _errors.TLSKitError as exc:
         if args.debug:
             raise
-        print(f"tlskit: {exc}", file=sys.stderr)
+        _print_error(args, str(exc))
         return _exit_status(exc)
     except OSError as exc:
+        # tlskit maps network errors to its own classes, so what is left is a local file.
         if args.debug:
             raise
-        print(f"tlskit: {exc}", file=sys.stderr)
-        return EXIT_UNEXPECTED
+        _print_error(args, f"{exc}. Check the path and its permissions.")
+        return EXIT_WRITE
+    except KeyboardInterrupt:
+        if args.debug:
+            raise
+        _print_error(args, "interrupted.")
+        return EXIT_INTERRUPTED
 
 
-def _run_get(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
-    headers = [_parse_header(parser, text) for text in args.header]
-    return _get(args, headers)
-
-
-def _get(args: argparse.Namespace, headers: List[Tuple[str, str]]) -> int:
-    fields = {"minimum_version": args.min_tls}
-    if args.cacert:
-        fields["cafile"] = args.cacert
-    with Client(timeout=args.timeout, **fields) as client:
-        response = client.get(args.url, headers=headers)
-    if args.output:
-        _write_atomically(args.output, response.body)
-    else:
-        sys.stdout.buffer.write(response.body)
-        sys.stdout.buffer.flush()
-    return EXIT_OK
-
-
-def _write_atomically(path: str, data: bytes) -> None:
-    partial = f"{path}.part"
-    with open(partial, "wb") as output:
-        output.write(data)
-    os.replace(partial, path)
-
-
-def _parse_header(parser: argparse.ArgumentParser, text: str) -> Tuple[str, str]:
-    name, colon, value = text.partition(":")
-    if not colon or not name.strip():
-        parser.error(f"invalid header {text!r}: expected 'Name: value'")
-    return name.strip(), value.strip()
+def _print_error(args: argparse.Namespace, message: str) -> None:
+    # As with curl, -s hides errors unless -S asks for them.
+    if getattr(args, "silent", False) and not getattr(args, "show_error", False):
+        return
+    print(f"tlskit: {message}", file=sys.stderr)
 
 
 def _exit_status(exc: BaseException) -> int:

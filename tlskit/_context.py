@@ -31,6 +31,7 @@ from collections import OrderedDict
 from typing import Any, Optional, Tuple
 
 from ._client_cert import load_client_certificate
+from ._expiry import warn_expiring_policy_certificates
 from ._keylog import keylog_path, prepare_keylog_file
 from ._policy import TLSPolicy, make_policy
 from ._trust import load_trust
@@ -89,6 +90,10 @@ def build_context(policy: TLSPolicy) -> ssl.SSLContext:
             "captured traffic. Turn key logging off when you are done debugging.",
             path,
         )
+
+    # 9. Expiry warnings for the certificates the policy names, once the
+    # context has accepted them.
+    warn_expiring_policy_certificates(policy)
     return context
 
 

@@ -11,7 +11,8 @@ Recording logs two kinds of events on the ``tlskit._peer_cache`` logger:
 - a leaf certificate that differs from the one recorded: INFO with the old
   and new SHA-256 fingerprints, or WARNING when its public key differs too;
 - a certificate of the chain that expires within ``expiry_warning_days``:
-  WARNING, once per process per (host, port).
+  WARNING, once per process per (host, port), and never for a certificate
+  that `_expiry` has already reported from another source.
 
 Trust on first use (TOFU) pins the leaf SPKI of a peer's first connection
 made with it on. Two certificates have the same key when their
@@ -35,6 +36,7 @@ import weakref
 from typing import Callable, List, Optional, Sequence, Set, Tuple, Union
 
 from ._errors import PinMismatchError, PolicyError, format_address
+from ._expiry import claim_warning
 from ._peer_record import (
     UTC,
     CertificateSummary,
@@ -267,6 +269,9 @@ class PeerCache:
             if key in self._expiry_warned:
                 return
             self._expiry_warned.add(key)
+        # A certificate already reported from another source is not reported again.
+        if not claim_warning(soonest.sha256_fingerprint):
+            return
         position = "leaf certificate" if soonest is record.leaf else f"chain certificate {soonest.subject!r}"
         log.warning(
             "the %s of %s expires in %d days, on %s (SHA-256 %s). Renew it before then.",

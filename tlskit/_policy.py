@@ -36,6 +36,9 @@ PathType = Union[str, "os.PathLike[str]"]
 PasswordType = Union[str, bytes, Callable[[], Union[str, bytes]]]
 
 DEFAULT_SECURITY_LEVEL = 2
+# Two weeks leaves time to renew by hand; ACME clients renew 30 days ahead,
+# so a certificate that gets this close has usually missed its renewal.
+DEFAULT_EXPIRY_WARNING_DAYS = 14
 # OpenSSL 3 defines security levels 0 to 5 (SSL_CTX_set_security_level).
 MAX_SECURITY_LEVEL = 5
 
@@ -178,6 +181,11 @@ class TLSPolicy:
             nothing, to read the chain the server presents and explain the
             failure in the error (``err.diagnosis``). It is bounded by the
             request's timeout and never carries a request.
+        expiry_warning_days: log a WARNING, once per process per certificate,
+            when the client certificate or a certificate of ``cafile`` or
+            ``cadata`` expires within this many days; None for no warning. The
+            server's chain is checked by the peer cache
+            (``PeerCache(expiry_warning_days=...)``).
     """
 
     minimum_version: VersionType = ssl.TLSVersion.TLSv1_2
@@ -206,6 +214,7 @@ class TLSPolicy:
     keylog_file: Optional[PathType] = None
     keylog_from_env: bool = False
     diagnose: bool = True
+    expiry_warning_days: Optional[int] = DEFAULT_EXPIRY_WARNING_DAYS
 
     def __post_init__(self) -> None:
         self._check_types()
@@ -215,6 +224,7 @@ class TLSPolicy:
         self._check_verification()
         self._check_client_certificate()
         self._check_key_logging()
+        self._check_expiry_warning_days()
 
     @property
     def cipher_string(self) -> str:
@@ -432,6 +442,15 @@ class TLSPolicy:
                 "invalid TLSPolicy: keylog_from_env=True reads SSLKEYLOGFILE, but trust_env=False forbids "
                 "reading the environment. Set trust_env=True, or give the path as keylog_file.",
                 field="keylog_from_env",
+            )
+
+    def _check_expiry_warning_days(self) -> None:
+        days = self.expiry_warning_days
+        if days is not None and (isinstance(days, bool) or not isinstance(days, int) or days < 0):
+            raise PolicyError(
+                f"invalid TLSPolicy.expiry_warning_days: {days!r}. Use a number of days of 0 or more, "
+                "or None for no expiry warnings.",
+                field="expiry_warning_days",
             )
 
 

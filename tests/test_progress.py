@@ -1,0 +1,86 @@
+"""The download progress bar: its line, its redraw rate, and a real terminal in a subprocess."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+
+from servers import HTTPResponder, TLSServer
+from terminal import run_on_terminal
+from tlskit._progress import ProgressBar, format_bytes, format_duration, format_progress
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.mark.parametrize(
+    ("count", "text"),
+    [(0, "0 B"), (1023, "1023 B"), (1024, "1.0 KiB"), (1536, "1.5 KiB"), (5 * 1024**3, "5.0 GiB")],
+)
+def test_format_bytes(count: int, text: str) -> None:
+    assert format_bytes(count) == text
+
+
+@pytest.mark.parametrize(("seconds", "text"), [(0, "0:00"), (59.6, "1:00"), (61, "1:01"), (3725, "1:02:05")])
+def test_format_duration(seconds: float, text: str) -> None:
+    assert format_duration(seconds) == text
+
+
+def test_progress_line_with_total() -> None:
+    line = format_progress(512 * 1024, 1024 * 1024, 2.0)
+    assert line == "[############------------]  50%  512.0 KiB of 1.0 MiB  256.0 KiB/s  ETA 0:02"
+
+
+def test_progress_line_when_done() -> None:
+    assert format_progress(2048, 2048, 4.0).endswith("100%  2.0 KiB of 2.0 KiB  512 B/s  in 0:04")
+
+
+def test_progress_line_without_total() -> None:
+    assert format_progress(3 * 1024 * 1024, None, 3.0) == "3.0 MiB  1.0 MiB/s"
+
+
+def test_redraws_are_throttled() -> None:
+    stream = io.StringIO()
+    clock = FakeClock()
+    bar = ProgressBar(stream, clock)
+    for done in range(0, 10_000, 100):
+        bar(done, 10_000)
+    assert stream.getvalue().count("\r") == 1
+    clock.now += 0.5
+    bar(10_000, 10_000)
+    bar.finish()
+    lines = stream.getvalue().split("\r")
+    assert len(lines) == 4
+    assert lines[-1].startswith("[########################] 100%")
+    assert lines[-1].endswith("\n")
+
+
+def test_nothing_drawn_means_nothing_finished() -> None:
+    stream = io.StringIO()
+    ProgressBar(stream, FakeClock()).finish()
+    assert stream.getvalue() == ""
+
+
+@pytest.mark.skipif(run_on_terminal is None, reason="pseudo-terminals need a POSIX system")
+def test_progress_bar_on_a_terminal(server_context: object, ca_file: str, tmp_path: Path) -> None:
+    body = b"z" * (512 * 1024)
+    target = tmp_path / "download.bin"
+    with TLSServer(server_context, HTTPResponder({"/file": (200, [], body)})) as server:  # type: ignore[arg-type]
+        status, output = run_on_terminal(["get", server.url("/file"), "--cacert", ca_file, "-o", str(target)])
+        assert status == 0, output
+        assert target.read_bytes() == body
+        assert "[########################] 100%  512.0 KiB of 512.0 KiB" in output
+        assert output.endswith("\r\n")
+
+        status, output = run_on_terminal(
+            ["get", server.url("/file"), "--cacert", ca_file, "-o", str(target), "-s"]
+        )
+        assert status == 0, output
+        assert output == ""

@@ -1,0 +1,79 @@
+"""``tlskit doctor``: lint a live chain or a CA bundle, and exit non-zero when verification would fail."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any, List
+
+from ._cli_options import policy_fields, tls_options
+from ._doctor import Report, examine_bundle, examine_url
+from ._doctor_report import format_report, report_to_json
+from ._policy import DEFAULT_EXPIRY_WARNING_DAYS, TLSPolicy
+from ._url import parse_url
+
+# The status when a finding would make verification fail; the same as a failed verification.
+EXIT_FINDINGS = 7
+DEFAULT_TIMEOUT_SECONDS = 30.0
+
+
+def add_doctor_parser(commands: Any) -> None:
+    """Add ``tlskit doctor`` to ``commands``."""
+    doctor = commands.add_parser(
+        "doctor",
+        parents=[tls_options(verb="doctor")],
+        help="lint a server's chain or a CA bundle against what verification enforces",
+        description="Check a server's certificate chain, a CA bundle, or both, against the checks of "
+        "strict verification (Python 3.13's default): validity and coming expiry, weak keys and "
+        "signatures, RFC 5280 rules, missing intermediates, duplicate and unused certificates. Each "
+        f"finding says what to change. Exits {EXIT_FINDINGS} when anything would fail verification. "
+        "Only the given server is contacted; no CA Issuers URL, OCSP responder or CRL is fetched.",
+    )
+    doctor.add_argument("url", nargs="?", help="https://host[:port] whose chain to check")
+    doctor.add_argument(
+        "--cafile",
+        metavar="FILE",
+        help="CA bundle (PEM) to check; with a URL and no --cacert, it is also trusted",
+    )
+    doctor.add_argument(
+        "--days",
+        type=int,
+        default=DEFAULT_EXPIRY_WARNING_DAYS,
+        metavar="N",
+        help=f"warn about certificates that expire within N days (default {DEFAULT_EXPIRY_WARNING_DAYS})",
+    )
+    doctor.add_argument(
+        "--timeout",
+        type=float,
+        default=DEFAULT_TIMEOUT_SECONDS,
+        metavar="SECONDS",
+        help=f"limit on each connect and handshake (default {DEFAULT_TIMEOUT_SECONDS:g})",
+    )
+    doctor.add_argument("--json", action="store_true", help="print the reports as a JSON array")
+    doctor.add_argument("--debug", action="store_true", help="show tracebacks and DEBUG logs")
+    doctor.set_defaults(run=run_doctor)
+
+
+def run_doctor(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    """Run ``tlskit doctor`` and return 0, or `EXIT_FINDINGS` when a finding is an error."""
+    if not args.url and not args.cafile:
+        parser.error("doctor needs a URL, --cafile FILE, or both")
+    if args.days < 0:
+        parser.error(f"invalid --days {args.days}: expected 0 or more")
+    if args.timeout <= 0:
+        parser.error(f"invalid --timeout {args.timeout:g}: expected a positive number of seconds")
+    policy = TLSPolicy(**policy_fields(parser, args))
+
+    reports: List[Report] = []
+    if args.cafile:
+        reports.append(examine_bundle(args.cafile, policy, days=args.days))
+    if args.url:
+        reports.append(examine_url(parse_url(args.url), policy, timeout=args.timeout, days=args.days))
+
+    if args.json:
+        print(json.dumps([report_to_json(report) for report in reports], indent=2))
+    else:
+        print("\n\n".join(format_report(report) for report in reports))
+    sys.stdout.flush()
+    return EXIT_FINDINGS if any(report.fails_verification for report in reports) else 0

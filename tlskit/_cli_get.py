@@ -1,0 +1,362 @@
+"""``tlskit get URL``: fetch a URL in the manner of curl.
+
+The body is streamed, never held whole in memory: to stdout, or with ``-o``
+to a temporary file beside the target that replaces it once complete. A
+progress bar goes to stderr when stderr is a terminal, unless ``-s``. With
+``--json``, stdout carries one JSON object of metadata instead of the body.
+
+Option names are curl's where curl has the same option; the differences:
+redirects are followed unless ``--no-redirects`` (curl needs ``-L``),
+``--pass`` takes ``env:NAME`` or ``prompt``, never a password, and
+``--timeout`` bounds each connect, handshake and read while ``--max-time``
+bounds the whole call, as curl's ``-m`` does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import IO, Any, Dict, List, Optional, Tuple
+
+from ._certs import PeerCertificate
+from ._cli_options import ConnectTo, parse_connect_to, policy_fields, tls_options
+from ._client import Client
+from ._connection import TLSInfo
+from ._download import save_body
+from ._progress import ProgressBar
+from ._response import BaseResponse
+from ._streaming import StreamingResponse
+from ._timeouts import Timeout
+from ._url import URL, parse_url
+
+# curl's exit status for an HTTP status of 400 or more under --fail (CURLE_HTTP_RETURNED_ERROR).
+EXIT_HTTP_ERROR = 22
+
+DEFAULT_TIMEOUT_SECONDS = 30.0
+CHUNK_BYTES = 64 * 1024
+_SIZE_SUFFIXES = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
+
+
+def add_get_parser(commands: Any) -> None:
+    """Add ``tlskit get`` and its options to ``commands``."""
+    get = commands.add_parser(
+        "get",
+        parents=[tls_options(verb="get")],
+        help="fetch a URL and print or save the body",
+        description="Fetch a URL over HTTPS and write the body to stdout or a file. Option names follow curl.",
+    )
+    get.add_argument("url", help="https:// URL to fetch")
+    output = get.add_argument_group("output")
+    output.add_argument("-o", "--output", metavar="FILE", help="write the body to FILE instead of stdout")
+    output.add_argument(
+        "-i", "--include", action="store_true", help="print the response head before the body"
+    )
+    output.add_argument(
+        "-I", "--head", action="store_true", help="send HEAD and print the response head only"
+    )
+    output.add_argument(
+        "-v", "--verbose", action="store_true", help="print connection, TLS and certificate facts on stderr"
+    )
+    output.add_argument(
+        "-s", "--silent", action="store_true", help="no progress bar and no error messages (see -S)"
+    )
+    output.add_argument("-S", "--show-error", action="store_true", help="with -s, still print errors")
+    output.add_argument(
+        "--json",
+        action="store_true",
+        help="print the response metadata as JSON on stdout instead of the body",
+    )
+    output.add_argument(
+        "-f",
+        "--fail",
+        action="store_true",
+        help=f"exit {EXIT_HTTP_ERROR}, writing no body, on HTTP status 400 or more",
+    )
+    request = get.add_argument_group("request")
+    request.add_argument(
+        "-H",
+        "--header",
+        action="append",
+        default=[],
+        metavar="'NAME: VALUE'",
+        help="extra request header; may be repeated",
+    )
+    request.add_argument("-x", "--proxy", metavar="URL", help="http:// proxy to tunnel through (CONNECT)")
+    request.add_argument(
+        "--connect-to",
+        action="append",
+        default=[],
+        metavar="HOST1:PORT1:HOST2:PORT2",
+        help="connect to HOST2:PORT2 for requests to HOST1:PORT1, still sending and verifying HOST1 as "
+        "the server name; redirects are then not followed",
+    )
+    request.add_argument("--no-redirects", action="store_true", help="do not follow redirects")
+    request.add_argument(
+        "--max-redirs", type=int, default=10, metavar="N", help="most redirects to follow (default 10)"
+    )
+    limits = get.add_argument_group("limits")
+    limits.add_argument(
+        "--timeout",
+        type=float,
+        default=DEFAULT_TIMEOUT_SECONDS,
+        metavar="SECONDS",
+        help=f"limit on each connect, handshake and read (default {DEFAULT_TIMEOUT_SECONDS:g})",
+    )
+    limits.add_argument(
+        "-m", "--max-time", type=float, metavar="SECONDS", help="limit on the whole call (default none)"
+    )
+    limits.add_argument(
+        "--max-filesize",
+        metavar="BYTES",
+        help="largest body accepted, in bytes; a K, M or G suffix multiplies by 1024, 1024² or 1024³",
+    )
+    get.add_argument("--debug", action="store_true", help="show tracebacks and DEBUG logs")
+    get.set_defaults(run=run_get)
+
+
+def run_get(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    """Run ``tlskit get`` and return the exit status; errors propagate as tlskit errors."""
+    _check_combinations(parser, args)
+    headers = [parse_header(parser, text) for text in args.header]
+    max_body = parse_size(parser, args.max_filesize) if args.max_filesize else None
+    fields = policy_fields(parser, args)
+    url, follow = args.url, not args.no_redirects
+    rule = _matching_rule(parser, args)
+    if rule is not None:
+        url, server_hostname, host_header = _apply_connect_to(rule, parse_url(args.url))
+        if args.verbose:
+            print(f"* --connect-to: {args.url} goes to {url}, verified as {server_hostname}", file=sys.stderr)
+        fields["server_hostname"] = server_hostname
+        if not any(name.lower() == "host" for name, _ in headers):
+            headers.append(("Host", host_header))
+        # The name override would apply to every host a redirect leads to.
+        follow = False
+
+    timeout = Timeout(connect=args.timeout, read=args.timeout, total=args.max_time)
+    with Client(
+        timeout=timeout,
+        max_body=max_body,
+        follow_redirects=follow,
+        max_redirects=args.max_redirs,
+        proxy=args.proxy,
+        **fields,
+    ) as client:
+        if args.head:
+            response = client.head(url, headers=headers)
+            return _finish_head(args, response)
+        with client.stream(url, headers=headers) as streaming:
+            return _finish_body(args, streaming)
+
+
+def _check_combinations(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    if args.json and args.include:
+        parser.error("--json and -i both write to stdout: use one of them")
+    if args.max_redirs < 0:
+        parser.error(f"invalid --max-redirs {args.max_redirs}: expected 0 or more")
+    if args.max_time is not None and args.max_time <= 0:
+        parser.error(f"invalid --max-time {args.max_time:g}: expected a positive number of seconds")
+    if args.timeout <= 0:
+        parser.error(f"invalid --timeout {args.timeout:g}: expected a positive number of seconds")
+
+
+def _finish_head(args: argparse.Namespace, response: BaseResponse) -> int:
+    _report_connection(args, response)
+    if args.fail and response.status >= 400:
+        return _http_error(args, response)
+    head = format_head(response).encode("latin-1")
+    if args.output:
+        with open(args.output, "wb") as output:
+            output.write(head)
+    if args.json:
+        _print_json(_metadata(response, 0, args.output))
+    elif not args.output:
+        _write_stdout(head)
+    return 0
+
+
+def _finish_body(args: argparse.Namespace, response: StreamingResponse) -> int:
+    _report_connection(args, response)
+    if args.fail and response.status >= 400:
+        return _http_error(args, response)
+    if args.include:
+        _write_stdout(format_head(response).encode("latin-1"))
+    progress = _progress_bar(args)
+    try:
+        if args.output:
+            written = save_body(response, args.output, progress, CHUNK_BYTES)
+        else:
+            written = _copy_body(response, None if args.json else sys.stdout.buffer, progress)
+    finally:
+        if progress is not None:
+            progress.finish()
+    if args.json:
+        _print_json(_metadata(response, written, args.output))
+    return 0
+
+
+def _copy_body(
+    response: StreamingResponse, output: Optional[IO[bytes]], progress: Optional[ProgressBar]
+) -> int:
+    """Copy the body to ``output`` (None discards it) and return its size."""
+    length = response.headers.get("content-length")
+    total = (
+        int(length) if length and length.isdigit() and "content-encoding" not in response.headers else None
+    )
+    written = 0
+    for chunk in response.iter_bytes(CHUNK_BYTES):
+        if output is not None:
+            output.write(chunk)
+        written += len(chunk)
+        if progress is not None:
+            progress(written, total)
+    if output is not None:
+        output.flush()
+    return written
+
+
+def _progress_bar(args: argparse.Namespace) -> Optional[ProgressBar]:
+    # A bar on a terminal that also shows the body would garble both, so
+    # the body must go to a file or a pipe, as curl decides.
+    body_to_terminal = not args.output and not args.json and sys.stdout.isatty()
+    if args.silent or body_to_terminal or not sys.stderr.isatty():
+        return None
+    return ProgressBar(sys.stderr)
+
+
+def _http_error(args: argparse.Namespace, response: BaseResponse) -> int:
+    if not args.silent or args.show_error:
+        reason = f" {response.reason}" if response.reason else ""
+        print(f"tlskit: {response.url} returned HTTP {response.status}{reason}.", file=sys.stderr)
+    return EXIT_HTTP_ERROR
+
+
+# Output formats.
+
+
+def format_head(response: BaseResponse) -> str:
+    """Return the status line and header fields as they arrived, ending with a blank line."""
+    lines = [f"{response.http_version} {response.status} {response.reason}".rstrip()]
+    lines.extend(f"{name}: {value}" for name, value in response.headers.fields())
+    return "\r\n".join(lines) + "\r\n\r\n"
+
+
+def _report_connection(args: argparse.Namespace, response: BaseResponse) -> None:
+    """With ``-v``, print the redirects, TLS facts, server certificate and response head on stderr."""
+    if not args.verbose:
+        return
+    lines = [f"* {earlier.status} redirect from {earlier.url}" for earlier in response.history]
+    lines.append(f"* URL: {response.url}")
+    lines.extend(describe_tls(response.tls))
+    lines.extend("< " + line for line in format_head(response).rstrip("\r\n").split("\r\n"))
+    print("\n".join(lines), file=sys.stderr)
+
+
+def describe_tls(tls: Optional[TLSInfo]) -> List[str]:
+    """Return the ``-v`` lines about a connection's TLS and its server certificate."""
+    if tls is None:
+        return ["* plain HTTP, no TLS"]
+    session = "resumed session" if tls.session_reused else "new session"
+    lines = [f"* TLS: {tls.version}, {tls.cipher}, ALPN {tls.alpn or 'none'}, {session}"]
+    if tls.peer_certificate_der:
+        cert = PeerCertificate.from_der(tls.peer_certificate_der)
+        names = ", ".join(
+            [f"DNS:{name}" for name in cert.dns_names] + [f"IP:{ip}" for ip in cert.ip_addresses]
+        )
+        lines += [
+            f"* server certificate: {cert.subject}",
+            f"*   issuer: {cert.issuer}",
+            f"*   valid: {cert.not_before:%Y-%m-%d} to {cert.not_after:%Y-%m-%d} "
+            f"({cert.days_until_expiry()} days left)",
+            f"*   names: {names or 'none'}",
+            f"*   SPKI pin: {cert.spki_pin}",
+        ]
+    return lines
+
+
+def _metadata(response: BaseResponse, body_bytes: int, output: Optional[str]) -> Dict[str, Any]:
+    tls = response.tls
+    return {
+        "url": response.url,
+        "status": response.status,
+        "reason": response.reason,
+        "http_version": response.http_version,
+        "headers": [list(field) for field in response.headers.fields()],
+        "redirects": [{"status": earlier.status, "url": earlier.url} for earlier in response.history],
+        "tls": None if tls is None else _tls_metadata(tls),
+        "body_bytes": body_bytes,
+        "output": output,
+    }
+
+
+def _tls_metadata(tls: TLSInfo) -> Dict[str, Any]:
+    facts: Dict[str, Any] = {
+        "version": tls.version,
+        "cipher": tls.cipher,
+        "alpn": tls.alpn,
+        "session_reused": tls.session_reused,
+        "server_certificate": None,
+    }
+    if tls.peer_certificate_der:
+        cert = PeerCertificate.from_der(tls.peer_certificate_der)
+        facts["server_certificate"] = {
+            "subject": cert.subject,
+            "issuer": cert.issuer,
+            "not_before": cert.not_before.isoformat(),
+            "not_after": cert.not_after.isoformat(),
+            "dns_names": list(cert.dns_names),
+            "ip_addresses": list(cert.ip_addresses),
+            "spki_pin": cert.spki_pin,
+            "sha256_fingerprint": cert.sha256_fingerprint,
+        }
+    return facts
+
+
+def _print_json(data: Dict[str, Any]) -> None:
+    _write_stdout((json.dumps(data, indent=2) + "\n").encode("utf-8"))
+
+
+def _write_stdout(data: bytes) -> None:
+    sys.stdout.buffer.write(data)
+    sys.stdout.buffer.flush()
+
+
+# Option values.
+
+
+def parse_header(parser: argparse.ArgumentParser, text: str) -> Tuple[str, str]:
+    """Split ``'Name: value'``; a missing colon or name is a usage error."""
+    name, colon, value = text.partition(":")
+    if not colon or not name.strip():
+        parser.error(f"invalid header {text!r}: expected 'Name: value'")
+    return name.strip(), value.strip()
+
+
+def parse_size(parser: argparse.ArgumentParser, text: str) -> int:
+    """Parse ``--max-filesize``: bytes, or a number with a K, M or G suffix (powers of 1024, as curl)."""
+    number, suffix = text.strip(), ""
+    if number[-1:].lower() in ("k", "m", "g"):
+        number, suffix = number[:-1], number[-1].lower()
+    if not number.isdigit():
+        parser.error(f"invalid --max-filesize {text!r}: expected bytes such as 1048576, 500K, 20M or 2G")
+    return int(number) * _SIZE_SUFFIXES[suffix]
+
+
+def _matching_rule(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Optional[ConnectTo]:
+    rules = parse_connect_to(parser, args.connect_to)
+    if not rules:
+        return None
+    url = parse_url(args.url)
+    for rule in rules:
+        if rule.host in ("", url.host) and rule.port in (None, url.port):
+            return rule
+    return None
+
+
+def _apply_connect_to(rule: ConnectTo, url: URL) -> Tuple[str, str, str]:
+    """Return the URL to connect to, the server name to send and verify, and the Host header value."""
+    target_host = rule.target_host or url.host
+    target_port = rule.target_port or url.port
+    shown = f"[{target_host}]" if ":" in target_host else target_host
+    rewritten = f"{url.scheme}://{shown}:{target_port}{url.target}"
+    return rewritten, url.server_hostname, url.authority

@@ -1,0 +1,563 @@
+"""``tlskit doctor``: lint a live chain or a CA bundle against what verification enforces.
+
+The doctor works offline: it contacts only the server it is given and never
+fetches a CA Issuers URL, an OCSP responder or a CRL. For a URL it makes two
+handshakes, neither of which carries an HTTP byte: one that verifies under
+the policy, whose failure is reported with the diagnosis of `_causes`, and
+one that verifies nothing, to read the chain as the server sends it. Every
+certificate of that chain, and of a bundle, is then checked for:
+
+- validity: expired or not yet valid (errors), expiring within N days (warning);
+- keys and signatures below the policy's security level (errors);
+- the RFC 5280 rules of strict verification, Python 3.13's default (errors,
+  or warnings when the policy turns strict checks off);
+- the chain's shape: a missing intermediate (error), certificates out of
+  order, sent twice or not on the path from the leaf (warnings);
+- the host name against the leaf's subjectAltName (error).
+
+An error is a finding that makes verification fail now; the command exits
+non-zero when there is one.
+"""
+
+from __future__ import annotations
+
+import datetime
+import enum
+import socket
+import ssl
+from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
+
+from ._causes import Facts, find_cause
+from ._certs import PeerCertificate, pem_to_der_list
+from ._chain_rules import (
+    find_issuer,
+    is_self_issued,
+    issuer_path,
+    names_host,
+    strict_violations,
+    weak_key,
+    weak_signature,
+)
+from ._context import _VERIFY_X509_PARTIAL_CHAIN, build_context
+from ._diagnose import read_presented_chain
+from ._errors import (
+    CertificateParseError,
+    ConnectError,
+    PolicyError,
+    TimeoutExceededError,
+    VerificationError,
+    format_address,
+)
+from ._handshake import _VERIFY_HINTS, map_handshake_error
+from ._policy import TLSPolicy
+from ._url import URL
+
+
+class Severity(str, enum.Enum):
+    """How much a finding matters."""
+
+    ERROR = "error"  # verification fails because of it
+    WARNING = "warning"  # verification passes, but something should change
+    INFO = "info"  # worth knowing, nothing to change
+
+
+class Finding(NamedTuple):
+    """One problem the doctor found, and what to change.
+
+    Attributes:
+        severity: see `Severity`.
+        check: a stable identifier of the check, such as ``"expired"``.
+        position: the certificate's place: ``"[0]"`` for the leaf of a chain,
+            ``"#3"`` for the third certificate of a bundle, or ``""``.
+        subject: the certificate's subject, or ``""``.
+        message: what is wrong.
+        fix: what to change.
+    """
+
+    severity: Severity
+    check: str
+    position: str
+    subject: str
+    message: str
+    fix: str
+
+
+class Report(NamedTuple):
+    """Everything the doctor found about one target."""
+
+    target: str
+    certificates: Tuple[PeerCertificate, ...]
+    findings: Tuple[Finding, ...]
+    chain_error: Optional[str] = None
+
+    @property
+    def fails_verification(self) -> bool:
+        """Whether any finding is an error."""
+        return any(finding.severity is Severity.ERROR for finding in self.findings)
+
+
+# Live chains.
+
+
+def examine_url(url: URL, policy: TLSPolicy, *, timeout: Optional[float], days: int) -> Report:
+    """Connect to ``url``'s origin and lint the chain it presents.
+
+    Raises:
+        PolicyError: a CA source cannot be loaded.
+        ConnectError, TimeoutExceededError: the server cannot be reached.
+        HandshakeError: the handshake fails for a reason other than verification.
+    """
+    context = build_context(policy)
+    server_hostname = policy.server_hostname or url.server_hostname
+    address = (f"{url.host}%{url.zone}" if url.zone else url.host, url.port)
+    verify_error = _verify_once(context, address, url, server_hostname, timeout)
+
+    presented = read_presented_chain(address, server_hostname, policy, timeout)
+    chain = tuple(_parse(presented.certificates)[0])
+    anchors = tuple(_parse(context.get_ca_certs(binary_form=True))[0])
+    now = datetime.datetime.now(datetime.timezone.utc)
+
+    findings = check_chain(chain, anchors, server_hostname, policy, now=now, days=days) if chain else []
+    if verify_error is not None:
+        failure = _verification_finding(verify_error, chain, anchors, server_hostname, policy, context, now)
+        findings = [failure] + [finding for finding in findings if not _repeats(failure, finding)]
+    return Report(str(url), chain, tuple(findings), presented.error)
+
+
+# The lint checks that find the same problem as each cause of a failed verification.
+_CHECKS_OF_CAUSE: Dict[str, Tuple[str, ...]] = {
+    "missing_intermediate": ("missing-issuer",),
+    "untrusted_root": ("missing-issuer",),
+    "tls_inspection": ("missing-issuer",),
+    "hostname_mismatch": ("hostname",),
+    "expired": ("expired",),
+    "not_yet_valid": ("not-yet-valid",),
+    "weak_key": ("weak-key",),
+    "weak_signature": ("weak-signature",),
+}
+
+
+def _repeats(failure: Finding, finding: Finding) -> bool:
+    """Return whether a lint ``finding`` reports the same problem as the verification ``failure``."""
+    cause = failure.check.split(":", 1)[1]
+    same_check = finding.check in _CHECKS_OF_CAUSE.get(cause, ()) or (
+        cause == "strict_x509" and finding.check.startswith("strict-x509:")
+    )
+    return same_check and finding.position == failure.position
+
+
+def _verify_once(
+    context: ssl.SSLContext,
+    address: Tuple[str, int],
+    url: URL,
+    server_hostname: str,
+    timeout: Optional[float],
+) -> Optional[ssl.SSLCertVerificationError]:
+    """Make one verifying handshake; return its verification error, or None when it verified."""
+    try:
+        raw = socket.create_connection(address, timeout=timeout)
+    except socket.timeout as exc:
+        raise TimeoutExceededError(
+            f"connect to {format_address(url.host, url.port)} timed out after {timeout:g} s. Check that the "
+            "server is up, or raise --timeout.",
+            phase="connect",
+            timeout=timeout,
+            host=url.host,
+            port=url.port,
+        ) from exc
+    except OSError as exc:
+        raise ConnectError(
+            f"could not connect to {format_address(url.host, url.port)}: {exc.strerror or exc}. Check the host "
+            "and that the server is listening on that port.",
+            host=url.host,
+            port=url.port,
+        ) from exc
+    with raw:
+        try:
+            with context.wrap_socket(raw, server_hostname=server_hostname) as sock:
+                sock.version()
+        except ssl.SSLCertVerificationError as exc:
+            return exc
+        except (OSError, ssl.SSLError) as exc:
+            raise map_handshake_error(exc, url.host, url.port, server_hostname=server_hostname) from exc
+    return None
+
+
+def _verification_finding(
+    exc: ssl.SSLCertVerificationError,
+    chain: Tuple[PeerCertificate, ...],
+    anchors: Tuple[PeerCertificate, ...],
+    host: str,
+    policy: TLSPolicy,
+    context: ssl.SSLContext,
+    now: datetime.datetime,
+) -> Finding:
+    mapped = map_handshake_error(exc, host, 0)
+    facts = Facts(
+        verify_code=exc.verify_code,
+        verify_message=exc.verify_message,
+        host=host,
+        chain=chain,
+        anchors=anchors,
+        uses_system_store=policy.system_ca,
+        accepts_partial_chain=bool(context.verify_flags & _VERIFY_X509_PARTIAL_CHAIN),
+        checks_chain_crls=context.verify_flags & ssl.VERIFY_CRL_CHECK_CHAIN == ssl.VERIFY_CRL_CHECK_CHAIN,
+        security_level=policy.security_level,
+        now=now,
+        default_fix=_VERIFY_HINTS.get(type(mapped), "") if isinstance(mapped, VerificationError) else "",
+    )
+    cause = find_cause(facts)
+    summary = cause.summary[:1].upper() + cause.summary[1:]
+    return Finding(
+        Severity.ERROR,
+        f"verification:{cause.cause.value}",
+        _position(cause.certificate, chain),
+        cause.certificate.subject if cause.certificate else "",
+        f"verification fails: {exc.verify_message}. {summary}.",
+        cause.fix,
+    )
+
+
+def check_chain(
+    chain: Sequence[PeerCertificate],
+    anchors: Sequence[PeerCertificate],
+    host: str,
+    policy: TLSPolicy,
+    *,
+    now: datetime.datetime,
+    days: int,
+) -> List[Finding]:
+    """Lint a chain as the server presented it, leaf first."""
+    findings: List[Finding] = []
+    path, unused = issuer_path(chain)
+    top = path[-1]
+    anchor = None if is_self_issued(top) else find_issuer(top, anchors)
+
+    # 1. Each certificate on its own.
+    for index, cert in enumerate(chain):
+        position = f"[{index}]"
+        findings.extend(_validity_findings(cert, position, now, days))
+        findings.extend(_algorithm_findings(cert, position, policy))
+    built = path + ([anchor] if anchor is not None else [])
+    for index, cert in enumerate(built):
+        position = _position(cert, chain) or "trust store"
+        findings.extend(
+            _strict_findings(cert, position, index == len(built) - 1, policy, chain_length=len(built))
+        )
+
+    # 2. The leaf against the host name.
+    if not names_host(chain[0], host):
+        names = ", ".join(chain[0].dns_names + chain[0].ip_addresses) or "no subjectAltName"
+        findings.append(
+            _finding(
+                Severity.ERROR,
+                "hostname",
+                chain[0],
+                "[0]",
+                f"the certificate does not name {host}: it lists {names}",
+                f"reissue it with {host} in its subjectAltName, or connect with a name it lists",
+            )
+        )
+
+    # 3. The chain's shape.
+    findings.extend(_shape_findings(chain, path, unused, anchor, anchors, policy))
+    return findings
+
+
+def _shape_findings(
+    chain: Sequence[PeerCertificate],
+    path: Sequence[PeerCertificate],
+    unused: Sequence[PeerCertificate],
+    anchor: Optional[PeerCertificate],
+    anchors: Sequence[PeerCertificate],
+    policy: TLSPolicy,
+) -> List[Finding]:
+    findings: List[Finding] = []
+    top = path[-1]
+    if not is_self_issued(top) and anchor is None:
+        published = f" It is published at {', '.join(top.ca_issuers_urls)}." if top.ca_issuers_urls else ""
+        findings.append(
+            _finding(
+                Severity.ERROR,
+                "missing-issuer",
+                top,
+                _position(top, chain),
+                f'the issuer "{top.issuer}" is neither sent by the server nor in the trust store.{published}',
+                "send the intermediate certificates after the leaf (a full-chain file), or add the issuing CA "
+                "to the trusted CAs",
+            )
+        )
+    sent_on_path = [cert for cert in chain if any(cert is member for member in path)]
+    if any(sent is not member for sent, member in zip(sent_on_path, path)):
+        findings.append(
+            _finding(
+                Severity.WARNING,
+                "order",
+                None,
+                "",
+                "the chain is sent out of order: " + " then ".join(_position(cert, chain) for cert in path),
+                "send the leaf first, then each certificate's issuer in turn",
+            )
+        )
+    seen: Dict[str, int] = {}
+    for index, cert in enumerate(chain):
+        if cert.sha256_fingerprint in seen:
+            findings.append(
+                _finding(
+                    Severity.WARNING,
+                    "duplicate",
+                    cert,
+                    f"[{index}]",
+                    f"the same certificate as [{seen[cert.sha256_fingerprint]}] is sent again",
+                    "send each certificate once",
+                )
+            )
+            continue
+        seen[cert.sha256_fingerprint] = index
+        if any(cert is extra for extra in unused):
+            findings.append(
+                _finding(
+                    Severity.WARNING,
+                    "unused",
+                    cert,
+                    f"[{index}]",
+                    "the certificate is not on the path from the leaf to a trust anchor",
+                    "remove it from the chain the server sends",
+                )
+            )
+    if is_self_issued(top) and len(path) > 1:
+        findings.append(
+            _finding(
+                Severity.INFO,
+                "root-sent",
+                top,
+                _position(top, chain),
+                "the server sends its root CA, which clients never use from the chain",
+                "you may drop the root from the chain the server sends",
+            )
+        )
+    return findings
+
+
+# CA bundles.
+
+
+def examine_bundle(path: str, policy: TLSPolicy, *, days: int) -> Report:
+    """Lint every certificate of a PEM CA bundle.
+
+    Raises:
+        PolicyError: the file cannot be read, or holds no certificate.
+    """
+    try:
+        with open(path, "rb") as stream:
+            text = stream.read()
+    except OSError as exc:
+        raise PolicyError(f"cannot read CA bundle {path!r}: {exc.strerror or exc}.", field="cafile") from exc
+    try:
+        ders = pem_to_der_list(text)
+    except CertificateParseError as exc:
+        raise PolicyError(
+            f"invalid CA bundle {path!r}: {exc}. Fix or remove that block.", field="cafile"
+        ) from exc
+    if not ders:
+        raise PolicyError(
+            f"invalid CA bundle {path!r}: it holds no '-----BEGIN CERTIFICATE-----' block.", field="cafile"
+        )
+    certificates, errors = _parse(ders)
+    now = datetime.datetime.now(datetime.timezone.utc)
+    findings = [
+        Finding(Severity.ERROR, "malformed", f"#{index + 1}", "", message, "fix or remove the block")
+        for index, message in errors
+    ]
+    findings.extend(check_bundle(certificates, policy, now=now, days=days))
+    return Report(path, tuple(certificates), tuple(findings))
+
+
+def check_bundle(
+    certificates: Sequence[PeerCertificate], policy: TLSPolicy, *, now: datetime.datetime, days: int
+) -> List[Finding]:
+    """Lint the certificates of a CA bundle, in file order."""
+    findings: List[Finding] = []
+    seen: Dict[str, int] = {}
+    for index, cert in enumerate(certificates):
+        position = f"#{index + 1}"
+        if cert.sha256_fingerprint in seen:
+            findings.append(
+                _finding(
+                    Severity.WARNING,
+                    "duplicate",
+                    cert,
+                    position,
+                    f"the same certificate as #{seen[cert.sha256_fingerprint]} appears again",
+                    "remove the copy",
+                )
+            )
+            continue
+        seen[cert.sha256_fingerprint] = index + 1
+        findings.extend(_validity_findings(cert, position, now, days))
+        findings.extend(_algorithm_findings(cert, position, policy))
+        findings.extend(_strict_findings(cert, position, True, policy, chain_length=2))
+        findings.extend(_anchor_findings(cert, position, certificates, policy))
+    return findings
+
+
+def _anchor_findings(
+    cert: PeerCertificate, position: str, certificates: Sequence[PeerCertificate], policy: TLSPolicy
+) -> List[Finding]:
+    """Check what ``cert`` can do as a trust anchor for TLS servers."""
+    if not cert.is_ca:
+        return [
+            _finding(
+                Severity.WARNING,
+                "unused",
+                cert,
+                position,
+                "the certificate is not a CA, so it can issue nothing; it only vouches for itself",
+                "remove it, unless you mean to trust this one server certificate directly",
+            )
+        ]
+    purposes = cert.extended_key_usage
+    if purposes is not None and not {"serverAuth", "anyExtendedKeyUsage"} & set(purposes):
+        return [
+            _finding(
+                Severity.WARNING,
+                "unused",
+                cert,
+                position,
+                f"its extendedKeyUsage ({', '.join(purposes)}) excludes serverAuth, so it cannot issue TLS "
+                "server certificates",
+                "remove it from a bundle used for HTTPS",
+            )
+        ]
+    if not is_self_issued(cert) and find_issuer(cert, certificates) is None and not policy.partial_chain:
+        return [
+            _finding(
+                Severity.ERROR,
+                "missing-issuer",
+                cert,
+                position,
+                f'it is an intermediate CA and its issuer "{cert.issuer}" is not in the bundle, so with '
+                "partial chains off it anchors nothing",
+                "add the root CA that issued it",
+            )
+        ]
+    return []
+
+
+# Checks shared by chains and bundles.
+
+
+def _validity_findings(
+    cert: PeerCertificate, position: str, now: datetime.datetime, days: int
+) -> List[Finding]:
+    if cert.is_expired(now):
+        return [
+            _finding(
+                Severity.ERROR,
+                "expired",
+                cert,
+                position,
+                f"expired on {_date(cert.not_after)}, {-cert.days_until_expiry(now)} days ago",
+                "replace it with a renewed certificate",
+            )
+        ]
+    if cert.is_not_yet_valid(now):
+        return [
+            _finding(
+                Severity.ERROR,
+                "not-yet-valid",
+                cert,
+                position,
+                f"not valid until {_date(cert.not_before)}",
+                "wait, or reissue it with a notBefore in the past; check the clocks of issuer and client",
+            )
+        ]
+    left = cert.days_until_expiry(now)
+    if left <= days:
+        return [
+            _finding(
+                Severity.WARNING,
+                "expiring",
+                cert,
+                position,
+                f"expires on {_date(cert.not_after)}, in {left} days",
+                "renew it before then",
+            )
+        ]
+    return []
+
+
+def _algorithm_findings(cert: PeerCertificate, position: str, policy: TLSPolicy) -> List[Finding]:
+    findings = []
+    key_problem = weak_key(cert, policy.security_level)
+    if key_problem:
+        findings.append(
+            _finding(
+                Severity.ERROR,
+                "weak-key",
+                cert,
+                position,
+                key_problem,
+                "reissue it with an RSA key of at least 2048 bits or an ECDSA P-256 key",
+            )
+        )
+    signature_problem = weak_signature(cert, policy.security_level)
+    if signature_problem:
+        findings.append(
+            _finding(
+                Severity.ERROR,
+                "weak-signature",
+                cert,
+                position,
+                signature_problem,
+                "reissue it signed with SHA-256 or stronger",
+            )
+        )
+    return findings
+
+
+def _strict_findings(
+    cert: PeerCertificate, position: str, is_chain_end: bool, policy: TLSPolicy, *, chain_length: int
+) -> List[Finding]:
+    if chain_length < 2:
+        return []
+    severity = Severity.ERROR if policy.strict_x509 else Severity.WARNING
+    return [
+        _finding(
+            severity,
+            f"strict-x509:{violation.verify_code}",
+            cert,
+            position,
+            f"breaks an RFC 5280 rule of strict verification: {violation.rule}",
+            f"reissue it ({violation.fix}); Python 3.13 and tlskit reject it by default",
+        )
+        for violation in strict_violations(cert, is_chain_end=is_chain_end)
+    ]
+
+
+def _finding(
+    severity: Severity, check: str, cert: Optional[PeerCertificate], position: str, message: str, fix: str
+) -> Finding:
+    return Finding(severity, check, position, cert.subject if cert else "", message, fix)
+
+
+def _position(cert: Optional[PeerCertificate], chain: Sequence[PeerCertificate]) -> str:
+    for index, sent in enumerate(chain):
+        if cert is sent:
+            return f"[{index}]"
+    return ""
+
+
+def _date(moment: datetime.datetime) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _parse(ders: Sequence[bytes]) -> Tuple[List[PeerCertificate], List[Tuple[int, str]]]:
+    parsed: List[PeerCertificate] = []
+    errors: List[Tuple[int, str]] = []
+    for index, der in enumerate(ders):
+        try:
+            parsed.append(PeerCertificate.from_der(der))
+        except CertificateParseError as exc:
+            errors.append((index, f"the certificate cannot be read: {exc}"))
+    return parsed, errors

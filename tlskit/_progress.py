@@ -1,0 +1,89 @@
+"""A one-line download progress bar for a terminal: bytes, rate and ETA.
+
+`ProgressBar` is a ``progress(bytes_written, total)`` callback for
+`Client.download` and `_download.save_body`. It redraws its line with a
+carriage return at most every `REDRAW_INTERVAL_SECONDS`, so a fast download
+does not flood the terminal, and `finish` draws the final state and ends the
+line. The command line uses it only when stderr is a terminal.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Callable, Optional, TextIO, Tuple
+
+REDRAW_INTERVAL_SECONDS = 0.2
+BAR_WIDTH = 24
+_UNITS = ("B", "KiB", "MiB", "GiB", "TiB")
+
+
+def format_bytes(count: float) -> str:
+    """Return ``count`` bytes with a binary unit: ``"512 B"``, ``"1.5 MiB"``."""
+    unit = 0
+    while count >= 1024 and unit < len(_UNITS) - 1:
+        count /= 1024
+        unit += 1
+    return f"{count:.0f} {_UNITS[unit]}" if unit == 0 else f"{count:.1f} {_UNITS[unit]}"
+
+
+def format_duration(seconds: float) -> str:
+    """Return ``seconds`` as ``M:SS``, or ``H:MM:SS`` from an hour on."""
+    whole = int(seconds + 0.5)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def format_progress(done: int, total: Optional[int], elapsed: float) -> str:
+    """Return the progress line for ``done`` of ``total`` bytes (None when unknown) after ``elapsed`` seconds."""
+    rate = done / elapsed if elapsed > 0 else 0.0
+    speed = f"{format_bytes(rate)}/s"
+    if not total:
+        return f"{format_bytes(done)}  {speed}"
+    fraction = min(done / total, 1.0)
+    filled = int(fraction * BAR_WIDTH)
+    bar = "#" * filled + "-" * (BAR_WIDTH - filled)
+    remaining = (total - done) / rate if rate > 0 and done < total else 0.0
+    eta = f"ETA {format_duration(remaining)}" if done < total else f"in {format_duration(elapsed)}"
+    return f"[{bar}] {fraction:4.0%}  {format_bytes(done)} of {format_bytes(total)}  {speed}  {eta}"
+
+
+class ProgressBar:
+    """A progress callback that draws one line on ``stream``.
+
+    Args:
+        stream: a text stream, normally ``sys.stderr``.
+        clock: a monotonic clock in seconds; the tests pass their own.
+    """
+
+    def __init__(self, stream: TextIO, clock: Callable[[], float] = time.monotonic) -> None:
+        self.stream = stream
+        self.clock = clock
+        self.started = clock()
+        self._drawn_at: Optional[float] = None
+        self._width = 0
+        self._last: Tuple[int, Optional[int]] = (0, None)
+
+    def __call__(self, done: int, total: Optional[int]) -> None:
+        self._last = (done, total)
+        now = self.clock()
+        if self._drawn_at is not None and now - self._drawn_at < REDRAW_INTERVAL_SECONDS:
+            return
+        self._draw(now)
+
+    def finish(self) -> None:
+        """Draw the final state and end the line; nothing if nothing was drawn."""
+        if self._drawn_at is None:
+            return
+        self._draw(self.clock())
+        self.stream.write("\n")
+        self.stream.flush()
+
+    def _draw(self, now: float) -> None:
+        done, total = self._last
+        line = format_progress(done, total, now - self.started)
+        # Pad with spaces to erase the end of a longer previous line.
+        self.stream.write("\r" + line.ljust(self._width))
+        self.stream.flush()
+        self._width = len(line)
+        self._drawn_at = now
