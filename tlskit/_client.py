@@ -376,7 +376,7 @@ class Client:
         path: str,
         *,
         progress: Optional[ProgressCallback] = None,
-        chunk_size: int = 64 * 1024,
+        chunk_size: int = 1024 * 1024,
         **kwargs: Any,
     ) -> StreamingResponse:
         """Save the body of a GET response to ``path``, replacing it only once the body is complete.
@@ -391,7 +391,8 @@ class Client:
             progress: called as ``progress(bytes_written, total)`` after each
                 chunk, with ``total`` from Content-Length when the response
                 has no Content-Encoding, else None.
-            chunk_size: bytes per write.
+            chunk_size: bytes per write to the file, and between two calls of
+                ``progress``.
             **kwargs: the keywords of `stream`.
 
         Returns:
