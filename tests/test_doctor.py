@@ -252,7 +252,7 @@ def test_strict_off_makes_warnings(doctored: Doctored) -> None:
 @pytest.mark.parametrize(
     ("content", "fragment"),
     [
-        (b"", "holds no '-----BEGIN CERTIFICATE-----' block"),
+        (b"", "contains no '-----BEGIN CERTIFICATE-----' block"),
         (b"-----BEGIN CERTIFICATE-----\n!!!\n-----END CERTIFICATE-----\n", "has invalid base64"),
     ],
 )
