@@ -115,9 +115,11 @@ class TLSServer:
             self._threads.append(thread)
 
     def _serve(self, raw: socket.socket) -> None:
+        # Tracked before the handshake too, so a client that never finishes
+        # it cannot hold stop() up.
+        with self._lock:
+            self._live.append(raw)
         if self.context is None:
-            with self._lock:
-                self._live.append(raw)
             try:
                 self.handler(raw)
             except OSError as exc:
@@ -137,7 +139,8 @@ class TLSServer:
             self._live.append(sock)
         try:
             self.handler(sock)
-        except (ssl.SSLError, OSError) as exc:
+        except (ssl.SSLError, OSError, ValueError) as exc:
+            # ValueError: stop() shut the socket down under the handler.
             self.handler_errors.append(exc)
         finally:
             sock.close()
@@ -241,7 +244,7 @@ def scripted(*chunks: bytes, close_notify: bool = False, read_request_first: boo
         if close_notify:
             try:
                 sock.unwrap().close()
-            except (ssl.SSLError, OSError):
+            except (ssl.SSLError, OSError, ValueError):
                 pass
 
     return handler

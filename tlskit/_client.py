@@ -23,10 +23,9 @@ import functools
 import logging
 import time
 from types import TracebackType
-from typing import Any, Dict, List, Mapping, Optional, Tuple, Type, Union
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Tuple, Type, Union
 
 from ._context import context_for
-from ._download import ProgressCallback, save_body
 from ._errors import ConnectError, TimeoutExceededError, TooManyRedirectsError
 from ._exchange import send_hop
 from ._http11 import DEFAULT_LIMITS, Limits, validate_method
@@ -54,6 +53,9 @@ from ._session_cache import SessionCache
 from ._streaming import StreamingResponse
 from ._timeouts import Deadline, TimeoutType
 from ._url import URL, parse_url
+
+if TYPE_CHECKING:
+    from ._download import ProgressCallback
 
 log = logging.getLogger(__name__)
 
@@ -401,6 +403,8 @@ class Client:
         """
         with self.stream(url, **kwargs) as response:
             response.raise_for_status()
+            from ._download import save_body  # Deferred: most programs never download to a file.
+
             save_body(response, path, progress, chunk_size)
         return response
 

@@ -14,15 +14,17 @@ from __future__ import annotations
 
 import time
 from types import TracebackType
-from typing import Callable, Iterator, List, Optional, Sequence, Type, Union
+from typing import TYPE_CHECKING, Callable, Iterator, List, Optional, Sequence, Type, Union
 
 from ._connection import Connection, TLSInfo
-from ._decoding import ContentDecoder, make_decoder
 from ._errors import LimitExceededError, TLSKitError, format_address
 from ._headers import Headers
 from ._http11 import NEED_DATA, BodyData, EndOfResponse, Limits, ResponseHead, ResponseParser
 from ._response import BaseResponse, Response
 from ._timeouts import Deadline
+
+if TYPE_CHECKING:
+    from ._decoding import ContentDecoder
 
 BufferType = Union[bytearray, memoryview]
 
@@ -123,14 +125,9 @@ class BodyReader:
             if not self._decode:
                 return event.data
             if self._decoder is None:
-                self._decode = False
-                head = self.parser.head
-                assert head is not None
-                self._decoder = make_decoder(head.headers.get_all("content-encoding"), self.limits)
+                self._decoder = self._start_decoding()
                 if self._decoder is None:
                     return event.data
-                self._decode = True
-            assert self._decoder is not None
             self._pieces = self._decoder.decode(event.data)
         else:
             assert type(event) is EndOfResponse
@@ -138,6 +135,20 @@ class BodyReader:
             if self._decoder is not None:
                 self._pieces = self._decoder.finish()
         return b""
+
+    def _start_decoding(self) -> Optional[ContentDecoder]:
+        """Return the decoder for the response's Content-Encoding, or None; decide only once."""
+        self._decode = False
+        head = self.parser.head
+        assert head is not None
+        codings = head.headers.get_all("content-encoding")
+        if not codings:
+            return None
+        from ._decoding import make_decoder  # Deferred: most responses are not encoded.
+
+        decoder = make_decoder(codings, self.limits)
+        self._decode = decoder is not None
+        return decoder
 
     def _check_size(self, size: int) -> None:
         if self.max_body is not None and size > self.max_body:
