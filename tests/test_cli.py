@@ -125,3 +125,24 @@ def test_policy_rejects_invalid_combination(capsys: pytest.CaptureFixture[str]) 
     error = capsys.readouterr().err
     assert error.startswith("tlskit: invalid TLSPolicy")
     assert "Traceback" not in error
+
+
+def test_docs_list_every_option_and_status() -> None:
+    import argparse
+    import re
+    from pathlib import Path
+
+    from tlskit import _cli
+
+    docs = (Path(__file__).parent.parent / "docs" / "cli.md").read_text(encoding="utf-8")
+    parser = _cli.build_parser()
+    verbs = next(action for action in parser._actions if isinstance(action, argparse._SubParsersAction))
+    for verb, subparser in verbs.choices.items():
+        assert f"tlskit {verb}" in docs
+        for action in subparser._actions:
+            for option in action.option_strings:
+                if option not in ("-h", "--help"):
+                    assert f"`{option}" in docs or f", `{option}" in docs, f"{verb} {option}"
+    statuses = {value for name, value in vars(_cli).items() if name.startswith("EXIT_")}
+    documented = {int(number) for number in re.findall(r"^\| (\d+) \|", docs, re.MULTILINE)}
+    assert documented == statuses

@@ -509,3 +509,54 @@ def test_pass_prompt_on_a_terminal(
 )
 def test_parse_pins(values: List[str], pins: List[str]) -> None:
     assert parse_pins(values) == pins
+
+
+def test_connect_to_ipv6_and_verbose(
+    ca: trustme.CA,
+    server_context: ssl.SSLContext,
+    loopback_host: str,
+    ca_file: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    context = make_server_context(ca.issue_cert("www.example.com"))
+    with TLSServer(context, HTTPResponder({"/": (200, [], b"ok")}), host=loopback_host) as server:
+        target = f"[{loopback_host}]" if ":" in loopback_host else loopback_host
+        rule = f"www.example.com::{target}:{server.port}"
+        assert get("https://www.example.com/", "--cacert", ca_file, "--connect-to", rule, "-v") == EXIT_OK
+    error = capsys.readouterr().err
+    assert f"* --connect-to: https://www.example.com/ goes to https://{target}:{server.port}/" in error
+    assert "verified as www.example.com" in error
+
+
+@pytest.mark.skipif(os.name != "posix", reason="SIGINT to a child process needs POSIX signals")
+def test_interrupt_exit_status(start_server: StartServer, ca_file: str) -> None:
+    import signal
+    import sys
+
+    received = threading.Event()
+    release = threading.Event()
+
+    def hold(sock: ssl.SSLSocket) -> None:
+        read_request(sock, bytearray())
+        received.set()
+        release.wait(10)
+
+    server = start_server(hold)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tlskit", "get", server.url("/"), "--cacert", ca_file],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    try:
+        assert received.wait(30), "the request never arrived"
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=30)
+    finally:
+        release.set()
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=30)
+    assert process.returncode == 130
+    assert stderr == b"tlskit: interrupted.\n"

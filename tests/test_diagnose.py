@@ -56,6 +56,7 @@ class Hierarchy(NamedTuple):
     no_aki_leaf: Issued
     rsa1024_leaf: Issued
     sha1_leaf: Issued
+    no_san_leaf: Issued
 
 
 @pytest.fixture(scope="session")
@@ -119,6 +120,7 @@ def hierarchy(tmp_path_factory: pytest.TempPathFactory) -> Hierarchy:
         ),
         rsa1024_leaf=pki.issue("rsa1024-leaf", "/CN=localhost", leaf_extensions, root, key="rsa1024"),
         sha1_leaf=pki.issue("sha1-leaf", "/CN=localhost", leaf_extensions, root, digest="-sha1"),
+        no_san_leaf=pki.issue("no-san-leaf", "/CN=other.test", LEAF_EXTENSIONS, root),
     )
 
 
@@ -290,6 +292,19 @@ def test_hostname_not_in_sans(
     message = str(error)
     assert "The server's certificate is for DNS:other.test, DNS:*.example.test, not localhost" in message
     assert "reissue the certificate with DNS:localhost in its subjectAltName" in message
+
+
+def test_common_name_without_sans(
+    hierarchy: Hierarchy, start_server: StartServer, responder: HTTPResponder
+) -> None:
+    server = serve(start_server, responder, server_context(hierarchy.pki, hierarchy.no_san_leaf))
+    error = fail(server.url("/", host="localhost"), HostnameMismatchError, cafile=hierarchy.root_file)
+    assert error.cause is VerificationCause.HOSTNAME_MISMATCH
+    assert error.chain[0].dns_names == ()
+    assert (
+        "The server's certificate has no subjectAltName, and its common name 'other.test' does not match localhost"
+        in str(error)
+    )
 
 
 def test_wildcard_matches_one_label(

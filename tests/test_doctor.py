@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 from typing import Callable, Dict, List, NamedTuple
 
@@ -252,7 +253,7 @@ def test_strict_off_makes_warnings(doctored: Doctored) -> None:
 @pytest.mark.parametrize(
     ("content", "fragment"),
     [
-        (b"", "holds no '-----BEGIN CERTIFICATE-----' block"),
+        (b"", "contains no '-----BEGIN CERTIFICATE-----' block"),
         (b"-----BEGIN CERTIFICATE-----\n!!!\n-----END CERTIFICATE-----\n", "has invalid base64"),
     ],
 )
@@ -319,3 +320,26 @@ def test_finding_fields() -> None:
     finding = Finding(Severity.ERROR, "expired", "[0]", "CN=x", "expired", "renew it")
     assert finding.severity == "error"
     assert parse_url("https://localhost:1/").port == 1
+
+
+def test_trust_and_version_options(
+    doctored: Doctored, start_server: StartServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    directory = tmp_path / "certs"
+    directory.mkdir()
+    (directory / "root.pem").write_text(doctored.root.pem())
+    subprocess.run(["openssl", "rehash", str(directory)], check=True, capture_output=True, timeout=60)
+    server = serve(start_server, server_context(doctored.pki, doctored.leaf, doctored.intermediate))
+    argv = [
+        server.url("/"),
+        "--capath",
+        str(directory),
+        "--no-system-ca",
+        "--min-tls",
+        "1.2",
+        "--max-tls",
+        "1.2",
+    ]
+    (report,) = doctor_json(capsys, [*argv, "--ciphers", "ECDHE+AESGCM"], EXIT_OK)
+    assert checks(report) == []
+    assert main(["doctor", server.url("/"), "--min-tls", "1.3", "--max-tls", "1.2"]) == 3

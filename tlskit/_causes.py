@@ -108,24 +108,31 @@ def is_public_name(host: str) -> bool:
 
 def _untrusted(facts: Facts) -> Finding:
     path, _ = issuer_path(facts.chain)
-    top = path[-1]
-    intercepted = facts.uses_system_store and is_public_name(facts.host)
-    if is_self_issued(top):
-        if intercepted:
-            return _tls_inspection(facts, top, top.subject)
-        if len(path) == 1:
-            summary = f'the server\'s certificate "{top.subject}" is self-signed, and the trust store does not contain it'
-        else:
-            summary = f'the chain ends at the self-signed CA "{top.subject}", which the trust store does not contain'
-        fix = (
-            f"If you trust it, check its SHA-256 fingerprint {top.sha256_fingerprint} out of band "
-            f"and add the certificate to {CAFILE_SETTING}."
-        )
-        return Finding(VerificationCause.UNTRUSTED_ROOT, summary, fix, top)
+    if is_self_issued(path[-1]):
+        return _self_signed_end(facts, path)
+    return _issuer_not_found(facts, path[-1])
 
+
+def _self_signed_end(facts: Facts, path: List[PeerCertificate]) -> Finding:
+    top = path[-1]
+    if facts.uses_system_store and is_public_name(facts.host):
+        return _tls_inspection(facts, top, top.subject)
+    if len(path) == 1:
+        summary = f'the server\'s certificate "{top.subject}" is self-signed, and the trust store does not contain it'
+    else:
+        summary = (
+            f'the chain ends at the self-signed CA "{top.subject}", which the trust store does not contain'
+        )
+    fix = (
+        f"If you trust it, check its SHA-256 fingerprint {top.sha256_fingerprint} out of band "
+        f"and add the certificate to {CAFILE_SETTING}."
+    )
+    return Finding(VerificationCause.UNTRUSTED_ROOT, summary, fix, top)
+
+
+def _issuer_not_found(facts: Facts, top: PeerCertificate) -> Finding:
     missing = top.issuer
-    same_name = [anchor for anchor in facts.anchors if anchor.subject == missing]
-    if same_name:
+    if any(anchor.subject == missing for anchor in facts.anchors):
         return Finding(
             VerificationCause.UNTRUSTED_ROOT,
             f'the trust store has a CA named "{missing}", but not the key that signed "{top.subject}"',
@@ -137,7 +144,7 @@ def _untrusted(facts: Facts) -> Finding:
     # intermediate, the missing certificate is most often the root.
     if top.ca_issuers_urls and not top.is_ca:
         return _missing_intermediate(facts, top)
-    if intercepted:
+    if facts.uses_system_store and is_public_name(facts.host):
         return _tls_inspection(facts, top, missing)
     published = (
         f" Its certificate is published at {', '.join(top.ca_issuers_urls)}." if top.ca_issuers_urls else ""
@@ -190,11 +197,15 @@ def _hostname(facts: Facts) -> Finding:
     if names:
         summary = f"the server's certificate is for {', '.join(names)}, not {facts.host}"
     else:
+        # Without subjectAltName, Python's check falls back to the common name.
         common_name = _common_name(leaf.subject)
-        mismatch = (
-            f"its common name {common_name!r} does not match" if common_name else "it has no common name"
-        )
-        summary = f"the server's certificate has no subjectAltName, and {mismatch} {facts.host}"
+        if common_name:
+            summary = (
+                f"the server's certificate has no subjectAltName, and its common name {common_name!r} "
+                f"does not match {facts.host}"
+            )
+        else:
+            summary = "the server's certificate has no subjectAltName and no common name, so it names no host"
     wildcard_note = _wildcard_note(facts.host, leaf.dns_names)
     kind = "IP" if _is_ip(facts.host) else "DNS"
     return Finding(

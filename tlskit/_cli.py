@@ -104,7 +104,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 def _print_error(args: argparse.Namespace, message: str) -> None:
-    # As with curl, -s hides errors unless -S asks for them.
+    # As with curl, -s hides errors unless -S is also given.
     if getattr(args, "silent", False) and not getattr(args, "show_error", False):
         return
     print(f"tlskit: {message}", file=sys.stderr)

@@ -5,10 +5,10 @@ to a temporary file beside the target that replaces it once complete. A
 progress bar goes to stderr when stderr is a terminal, unless ``-s``. With
 ``--json``, stdout carries one JSON object of metadata instead of the body.
 
-Option names are curl's where curl has the same option; the differences:
-redirects are followed unless ``--no-redirects`` (curl needs ``-L``),
-``--pass`` takes ``env:NAME`` or ``prompt``, never a password, and
-``--timeout`` bounds each connect, handshake and read while ``--max-time``
+Option names are curl's where curl has the same option. Three things differ
+from curl. Redirects are followed unless ``--no-redirects`` (curl needs
+``-L``). ``--pass`` takes ``env:NAME`` or ``prompt``, never a password. And
+``--timeout`` bounds each connect, handshake and read, while ``--max-time``
 bounds the whole call, as curl's ``-m`` does.
 """
 
@@ -47,34 +47,39 @@ def add_get_parser(commands: Any) -> None:
         description="Fetch a URL over HTTPS and write the body to stdout or a file. Option names follow curl.",
     )
     get.add_argument("url", help="https:// URL to fetch")
-    output = get.add_argument_group("output")
-    output.add_argument("-o", "--output", metavar="FILE", help="write the body to FILE instead of stdout")
-    output.add_argument(
-        "-i", "--include", action="store_true", help="print the response head before the body"
-    )
-    output.add_argument(
-        "-I", "--head", action="store_true", help="send HEAD and print the response head only"
-    )
-    output.add_argument(
+    _add_output_options(get.add_argument_group("output"))
+    _add_request_options(get.add_argument_group("request"))
+    _add_limit_options(get.add_argument_group("limits"))
+    get.add_argument("--debug", action="store_true", help="show tracebacks and DEBUG logs")
+    get.set_defaults(run=run_get)
+
+
+def _add_output_options(group: Any) -> None:
+    group.add_argument("-o", "--output", metavar="FILE", help="write the body to FILE instead of stdout")
+    group.add_argument("-i", "--include", action="store_true", help="print the response head before the body")
+    group.add_argument("-I", "--head", action="store_true", help="send HEAD and print the response head only")
+    group.add_argument(
         "-v", "--verbose", action="store_true", help="print connection, TLS and certificate facts on stderr"
     )
-    output.add_argument(
+    group.add_argument(
         "-s", "--silent", action="store_true", help="no progress bar and no error messages (see -S)"
     )
-    output.add_argument("-S", "--show-error", action="store_true", help="with -s, still print errors")
-    output.add_argument(
+    group.add_argument("-S", "--show-error", action="store_true", help="with -s, still print errors")
+    group.add_argument(
         "--json",
         action="store_true",
         help="print the response metadata as JSON on stdout instead of the body",
     )
-    output.add_argument(
+    group.add_argument(
         "-f",
         "--fail",
         action="store_true",
         help=f"exit {EXIT_HTTP_ERROR}, writing no body, on HTTP status 400 or more",
     )
-    request = get.add_argument_group("request")
-    request.add_argument(
+
+
+def _add_request_options(group: Any) -> None:
+    group.add_argument(
         "-H",
         "--header",
         action="append",
@@ -82,8 +87,8 @@ def add_get_parser(commands: Any) -> None:
         metavar="'NAME: VALUE'",
         help="extra request header; may be repeated",
     )
-    request.add_argument("-x", "--proxy", metavar="URL", help="http:// proxy to tunnel through (CONNECT)")
-    request.add_argument(
+    group.add_argument("-x", "--proxy", metavar="URL", help="http:// proxy to tunnel through (CONNECT)")
+    group.add_argument(
         "--connect-to",
         action="append",
         default=[],
@@ -91,28 +96,32 @@ def add_get_parser(commands: Any) -> None:
         help="connect to HOST2:PORT2 for requests to HOST1:PORT1, still sending and verifying HOST1 as "
         "the server name; redirects are then not followed",
     )
-    request.add_argument("--no-redirects", action="store_true", help="do not follow redirects")
-    request.add_argument(
-        "--max-redirs", type=int, default=10, metavar="N", help="most redirects to follow (default 10)"
+    group.add_argument("--no-redirects", action="store_true", help="do not follow redirects")
+    group.add_argument(
+        "--max-redirs",
+        type=int,
+        default=10,
+        metavar="N",
+        help="maximum number of redirects to follow (default 10)",
     )
-    limits = get.add_argument_group("limits")
-    limits.add_argument(
+
+
+def _add_limit_options(group: Any) -> None:
+    group.add_argument(
         "--timeout",
         type=float,
         default=DEFAULT_TIMEOUT_SECONDS,
         metavar="SECONDS",
         help=f"limit on each connect, handshake and read (default {DEFAULT_TIMEOUT_SECONDS:g})",
     )
-    limits.add_argument(
+    group.add_argument(
         "-m", "--max-time", type=float, metavar="SECONDS", help="limit on the whole call (default none)"
     )
-    limits.add_argument(
+    group.add_argument(
         "--max-filesize",
         metavar="BYTES",
         help="largest body accepted, in bytes; a K, M or G suffix multiplies by 1024, 1024² or 1024³",
     )
-    get.add_argument("--debug", action="store_true", help="show tracebacks and DEBUG logs")
-    get.set_defaults(run=run_get)
 
 
 def run_get(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:

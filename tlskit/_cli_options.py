@@ -7,9 +7,9 @@ fields. Option names follow curl where curl has the same option
 ``--pass``). `parse_connect_to` reads ``tlskit get --connect-to``.
 
 A key password never comes from the command line, where other users can
-read it in the process list: ``--pass`` names an environment variable
-(``env:NAME``) or asks for a prompt (``prompt``), and the password is never
-printed or logged.
+read it in the process list. ``--pass`` takes an environment variable
+(``env:NAME``) or ``prompt``, for a prompt on the terminal, and the password
+is never printed or logged.
 """
 
 from __future__ import annotations
@@ -96,9 +96,8 @@ def tls_options(*, verb: str) -> argparse.ArgumentParser:
 def policy_fields(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Dict[str, Any]:
     """Return the `TLSPolicy` fields that the parsed TLS options set.
 
-    Invalid values are left for `TLSPolicy` to reject with a `PolicyError`
-    that names the field; only mistakes in how an option is written go to
-    ``parser.error``.
+    `TLSPolicy` rejects invalid values with a `PolicyError` that names the
+    field. Only mistakes in how an option is written go to ``parser.error``.
     """
     fields: Dict[str, Any] = {"minimum_version": args.min_tls}
     if args.max_tls:

@@ -47,6 +47,7 @@ def describe_policy(policy: TLSPolicy) -> str:
     rows.append(("pins", ", ".join(policy.pins) if policy.pins else "none"))
     rows.append(("client certificate", _client_certificate(policy)))
     rows.append(("key log", _key_log(policy)))
+    rows.append(("diagnosis", _diagnosis(policy)))
     rows.append(("options", "no compression, no renegotiation, ALPN http/1.1"))
     rows.append(("environment", _environment(policy)))
 
@@ -179,3 +180,10 @@ def _environment(policy: TLSPolicy) -> str:
     if policy.trust_env:
         return "trust_env on: SSL_CERT_FILE, SSL_CERT_DIR and proxy variables are honoured"
     return "trust_env off: no environment variable is read"
+
+
+def _diagnosis(policy: TLSPolicy) -> str:
+    explained = "failed verifications explained" if policy.diagnose else "off (diagnose=False)"
+    if policy.expiry_warning_days is None:
+        return f"{explained}; no expiry warnings"
+    return f"{explained}; expiry warnings within {policy.expiry_warning_days} days"

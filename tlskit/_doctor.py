@@ -2,9 +2,9 @@
 
 The doctor works offline: it contacts only the server it is given and never
 fetches a CA Issuers URL, an OCSP responder or a CRL. For a URL it makes two
-handshakes, neither of which carries an HTTP byte: one that verifies under
-the policy, whose failure is reported with the diagnosis of `_causes`, and
-one that verifies nothing, to read the chain as the server sends it. Every
+handshakes, and neither carries an HTTP byte. The first verifies under the
+policy, and its failure is reported with the diagnosis of `_causes`. The
+second verifies nothing and reads the chain as the server sends it. Every
 certificate of that chain, and of a bundle, is then checked for:
 
 - validity: expired or not yet valid (errors), expiring within N days (warning);
@@ -346,7 +346,7 @@ def examine_bundle(path: str, policy: TLSPolicy, *, days: int) -> Report:
     """Lint every certificate of a PEM CA bundle.
 
     Raises:
-        PolicyError: the file cannot be read, or holds no certificate.
+        PolicyError: the file cannot be read, or contains no certificate.
     """
     try:
         with open(path, "rb") as stream:
@@ -361,7 +361,7 @@ def examine_bundle(path: str, policy: TLSPolicy, *, days: int) -> Report:
         ) from exc
     if not ders:
         raise PolicyError(
-            f"invalid CA bundle {path!r}: it holds no '-----BEGIN CERTIFICATE-----' block.", field="cafile"
+            f"invalid CA bundle {path!r}: it contains no '-----BEGIN CERTIFICATE-----' block.", field="cafile"
         )
     certificates, errors = _parse(ders)
     now = datetime.datetime.now(datetime.timezone.utc)
