@@ -228,22 +228,19 @@ class Client:
             DecodingError: the response broke HTTP/1.1 or a limit.
             RedirectError, TooManyRedirectsError: a redirect was rejected.
         """
-        return self.request(
-            "GET",
-            url,
-            headers=headers,
-            auth=auth,
-            url_credentials=url_credentials,
-            timeout=timeout,
-            max_body=max_body,
-            follow_redirects=follow_redirects,
-            max_redirects=max_redirects,
-            proxy=proxy,
-            allow_http=allow_http,
-            decode_content=decode_content,
-            retries=retries,
-            **fields,
+        options = self._call_options(
+            fields,
+            timeout,
+            max_body,
+            follow_redirects,
+            max_redirects,
+            proxy,
+            allow_http,
+            decode_content,
+            retries,
         )
+        with self._open("GET", url, headers, None, None, auth, url_credentials, options) as response:
+            return response.read_response()
 
     def head(self, url: str, **kwargs: Any) -> Response:
         """Send a HEAD request; takes the keywords of `get`."""
@@ -291,25 +288,18 @@ class Client:
         value `json.dumps` accepts but None, sent as UTF-8 with Content-Type
         application/json), sent with Content-Length.
         """
-        response = self.stream(
-            url,
-            method=method,
-            headers=headers,
-            body=body,
-            json=json,
-            auth=auth,
-            url_credentials=url_credentials,
-            timeout=timeout,
-            max_body=max_body,
-            follow_redirects=follow_redirects,
-            max_redirects=max_redirects,
-            proxy=proxy,
-            allow_http=allow_http,
-            decode_content=decode_content,
-            retries=retries,
-            **fields,
+        options = self._call_options(
+            fields,
+            timeout,
+            max_body,
+            follow_redirects,
+            max_redirects,
+            proxy,
+            allow_http,
+            decode_content,
+            retries,
         )
-        with response:
+        with self._open(method, url, headers, body, json, auth, url_credentials, options) as response:
             return response.read_response()
 
     def stream(
@@ -346,29 +336,16 @@ class Client:
         """
         options = self._call_options(
             fields,
-            timeout=timeout,
-            max_body=max_body,
-            follow_redirects=follow_redirects,
-            max_redirects=max_redirects,
-            proxy=proxy,
-            allow_http=allow_http,
-            decode_content=decode_content,
-            retries=retries,
+            timeout,
+            max_body,
+            follow_redirects,
+            max_redirects,
+            proxy,
+            allow_http,
+            decode_content,
+            retries,
         )
-        deadline = Deadline(options.timeout)
-        parsed = _parse_url_cached(url, options.allow_http) if isinstance(url, str) else parse_url(url)
-        content, content_type = encode_content(body, json, json is not None)
-        spec = prepare_spec(
-            validate_method(method),
-            parsed,
-            self._fields,
-            headers,
-            content,
-            content_type,
-            auth,
-            url_credentials,
-        )
-        return self._follow_redirects(spec, parsed, options, deadline)
+        return self._open(method, url, headers, body, json, auth, url_credentials, options)
 
     def download(
         self,
@@ -409,29 +386,67 @@ class Client:
             save_body(response, path, progress, chunk_size)
         return response
 
-    def _call_options(self, fields: Any, **overrides: Any) -> RequestOptions:
+    def _call_options(
+        self,
+        fields: Dict[str, Any],
+        timeout: Union[TimeoutType, _Unset],
+        max_body: Union[int, None, _Unset],
+        follow_redirects: Union[bool, _Unset],
+        max_redirects: Union[int, _Unset],
+        proxy: Union[str, None, _Unset],
+        allow_http: Union[bool, _Unset],
+        decode_content: Union[bool, _Unset],
+        retries: Union[RetriesType, _Unset],
+    ) -> RequestOptions:
         """Return the client's options with the call's arguments applied."""
-        given = {name: value for name, value in overrides.items() if value is not UNSET}
-        if not given and not fields:
-            return self._options
         base = self._options
-        settings: Dict[str, Any] = {
-            "timeout": base.timeout,
-            "limits": base.limits,
-            "max_body": base.max_body,
-            "follow_redirects": base.follow_redirects,
-            "max_redirects": base.max_redirects,
-            "proxy": base.proxy,
-            "allow_http": base.allow_http,
-            "decode_content": base.decode_content,
-            "retries": base.retry,
-        }
-        settings.update(given)
+        overrides = (
+            ("timeout", timeout, base.timeout),
+            ("max_body", max_body, base.max_body),
+            ("follow_redirects", follow_redirects, base.follow_redirects),
+            ("max_redirects", max_redirects, base.max_redirects),
+            ("proxy", proxy, base.proxy),
+            ("allow_http", allow_http, base.allow_http),
+            ("decode_content", decode_content, base.decode_content),
+            ("retries", retries, base.retry),
+        )
+        if not fields and all(value is UNSET for _, value, _ in overrides):
+            return base
+        settings: Dict[str, Any] = {"limits": base.limits}
+        for name, value, default in overrides:
+            settings[name] = default if value is UNSET else value
         if not fields:
             return make_options(base.policy, pool_key=base.pool_key, environment=base.environment, **settings)
         policy = make_policy(base.policy, fields)
         environment = base.environment if policy.trust_env == base.policy.trust_env else None
         return make_options(policy, pool_key=policy, environment=environment, **settings)
+
+    def _open(
+        self,
+        method: str,
+        url: str,
+        headers: HeadersType,
+        body: ContentType,
+        json: Any,
+        auth: AuthType,
+        url_credentials: bool,
+        options: RequestOptions,
+    ) -> StreamingResponse:
+        """Check the request, send it, follow redirects and return the last response, body unread."""
+        deadline = Deadline(options.timeout)
+        parsed = _parse_url_cached(url, options.allow_http) if isinstance(url, str) else parse_url(url)
+        content, content_type = encode_content(body, json, json is not None)
+        spec = prepare_spec(
+            validate_method(method),
+            parsed,
+            self._fields,
+            headers,
+            content,
+            content_type,
+            auth,
+            url_credentials,
+        )
+        return self._follow_redirects(spec, parsed, options, deadline)
 
     def _follow_redirects(
         self, spec: RequestSpec, url: URL, options: RequestOptions, deadline: Deadline
