@@ -11,7 +11,8 @@ A call runs these steps:
    retryable status to an idempotent request, waiting as the Retry sets.
 4. Follow redirects up to ``max_redirects``: read each redirect's body so
    its connection can be reused, keep it in ``history``, and drop content
-   and credentials as `tlskit._redirects` decides.
+   and credentials as `tlskit._redirects` decides. `tlskit._follow` runs
+   steps 2 to 4.
 5. Return the last response: `Client.request` reads its body in full,
    `Client.stream` leaves it to the caller.
 """
@@ -21,25 +22,21 @@ from __future__ import annotations
 import enum
 import functools
 import logging
-import time
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Tuple, Type, Union
+from typing import TYPE_CHECKING, Any, Dict, Mapping, Optional, Tuple, Type, Union
 
 from ._context import context_for
-from ._errors import ConnectError, TimeoutExceededError, TooManyRedirectsError
-from ._exchange import send_hop
+from ._follow import send_and_follow
 from ._http11 import DEFAULT_LIMITS, Limits, validate_method
 from ._peer_cache import KeyChangeHandler, PeerCache
 from ._pinning import PeerOptions
 from ._policy import TLSPolicy, make_policy
 from ._pool import ConnectionPool
-from ._redirects import REDIRECT_STATUSES, next_url, redirected_spec
 from ._request import (
     DEFAULT_FIELDS,
     ContentType,
     HeadersType,
     RequestOptions,
-    RequestSpec,
     RetriesType,
     encode_content,
     header_fields,
@@ -48,11 +45,10 @@ from ._request import (
     prepare_spec,
 )
 from ._response import Response
-from ._retry import is_connect_failure
 from ._session_cache import SessionCache
 from ._streaming import StreamingResponse
 from ._timeouts import Deadline, TimeoutType
-from ._url import URL, parse_url
+from ._url import parse_url
 
 if TYPE_CHECKING:
     from ._download import ProgressCallback
@@ -446,68 +442,7 @@ class Client:
             auth,
             url_credentials,
         )
-        return self._follow_redirects(spec, parsed, options, deadline)
-
-    def _follow_redirects(
-        self, spec: RequestSpec, url: URL, options: RequestOptions, deadline: Deadline
-    ) -> StreamingResponse:
-        history: List[Response] = []
-        while True:
-            response = self._send_with_retries(spec, url, options, deadline)
-            location = response.headers.get("location")
-            if not options.follow_redirects or response.status not in REDIRECT_STATUSES or location is None:
-                response.history = history
-                return response
-            with response:
-                history.append(response.read_response())
-            if len(history) > options.max_redirects:
-                raise TooManyRedirectsError(
-                    f"stopped after {options.max_redirects} redirects; the last one, from {url}, pointed "
-                    f"to {location!r}. Raise max_redirects, or pass follow_redirects=False to get the 3xx "
-                    "response.",
-                    location=location,
-                    history=history,
-                    host=url.host,
-                    port=url.port,
-                )
-            following = next_url(url, location, allow_http=options.allow_http, history=list(history))
-            log.debug("redirect %s from %s to %s", response.status, url, following)
-            spec = redirected_spec(spec, response.status, url, following)
-            url = following
-
-    def _send_with_retries(
-        self, spec: RequestSpec, url: URL, options: RequestOptions, deadline: Deadline
-    ) -> StreamingResponse:
-        retry = options.retry
-        if retry is None:
-            return send_hop(self._pool, spec, url, options, deadline, self._peers)
-        attempt = 1
-        while True:
-            try:
-                response = send_hop(self._pool, spec, url, options, deadline, self._peers)
-            except (ConnectError, TimeoutExceededError) as exc:
-                if not is_connect_failure(exc) or not _wait(retry.delay(attempt), deadline, response=None):
-                    raise
-                log.debug("retry %d of %s %s after: %s", attempt, spec.method, url, exc)
-            else:
-                if not retry.is_retryable_status(spec.method, response.status):
-                    return response
-                delay = retry.delay(attempt, response.headers.get("retry-after"))
-                if not _wait(delay, deadline, response=response):
-                    return response
-                log.debug("retry %d of %s %s after status %d", attempt, spec.method, url, response.status)
-            attempt += 1
-
-
-def _wait(delay: Optional[float], deadline: Deadline, response: Optional[StreamingResponse]) -> bool:
-    """Sleep ``delay`` seconds before a retry and return True, or return False when no retry fits."""
-    remaining = deadline.remaining()
-    if delay is None or (remaining is not None and delay >= remaining):
-        return False
-    if response is not None:
-        response.close()
-    time.sleep(delay)
-    return True
+        return send_and_follow(self._pool, self._peers, spec, parsed, options, deadline)
 
 
 def get(

@@ -187,13 +187,13 @@ _DIRECT_STATES = ("BODY_LENGTH", "BODY_UNTIL_CLOSE", "CHUNK_DATA")
 
 _LINE_END = re.compile(rb"\r?\n")
 _STATUS_LINE = re.compile(rb"HTTP/(1\.[0-9]) ([1-9][0-9]{2})(?: ([^\x00-\x08\x0a-\x1f\x7f]*))?")
-# Chunk extensions are ignored (RFC 9112 7.1.1) but may not hide control characters.
 # A whole field line in one match: a token name, a colon and the value
 # (RFC 9112 5). The value holds visible characters, spaces, tabs and obs-text
 # (RFC 9110 5.5), and the spaces and tabs around it are not part of it.
 _FIELD_LINE = re.compile(
     r"([-!#$%&'*+.^_`|~0-9A-Za-z]+):[ \t]*((?:[^\x00-\x08\x0a-\x1f\x7f]*[^\x00-\x08\x0a-\x1f\x7f \t])?)[ \t]*"
 )
+# Chunk extensions are ignored (RFC 9112 7.1.1) but may not hide control characters.
 _CHUNK_SIZE = re.compile(rb"([0-9A-Fa-f]+)[ \t]*(?:;[^\x00-\x08\x0a-\x1f\x7f]*)?")
 
 
