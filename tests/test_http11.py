@@ -381,3 +381,39 @@ def test_validate_header_rejects_non_latin1() -> None:
         validate_header("X-Price", "10 €")
     assert "'€' at position 3" in str(caught.value)
     assert "not Latin-1" in str(caught.value)
+
+
+def test_body_piece_past_length_becomes_leftover() -> None:
+    parser = ResponseParser()
+    parser.feed(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n")
+    assert isinstance(parser.next_event(), ResponseHead)
+    assert parser.next_event() is NEED_DATA
+    parser.feed(b"abcEXTRA")
+    assert parser.next_event() == BodyData(b"abc")
+    end = parser.next_event()
+    assert isinstance(end, EndOfResponse)
+    assert parser.leftover == b"EXTRA"
+
+
+def test_chunk_piece_crossing_chunk_boundary() -> None:
+    parser = ResponseParser()
+    parser.feed(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\n")
+    assert isinstance(parser.next_event(), ResponseHead)
+    assert parser.next_event() is NEED_DATA
+    parser.feed(b"abc\r\n2\r\nde\r\n0\r\n\r\n")
+    assert parser.next_event() == BodyData(b"abc")
+    assert parser.next_event() == BodyData(b"de")
+    assert isinstance(parser.next_event(), EndOfResponse)
+    assert parser.leftover == b""
+
+
+def test_two_body_pieces_before_reading() -> None:
+    parser = ResponseParser()
+    parser.feed(b"HTTP/1.1 200 OK\r\n\r\n")
+    assert isinstance(parser.next_event(), ResponseHead)
+    assert parser.next_event() is NEED_DATA
+    parser.feed(b"first ")
+    parser.feed(b"second")
+    parser.feed_eof()
+    assert parser.next_event() == BodyData(b"first second")
+    assert isinstance(parser.next_event(), EndOfResponse)

@@ -96,9 +96,29 @@ def test_early_close_drops_connection(body_server: TLSServer, ca_file: str) -> N
         with client.stream(body_server.url("/body")) as response:
             assert len(next(response.iter_bytes(100))) == 100
         assert response.is_closed
-        assert response.read() == b""
+        with pytest.raises(RuntimeError, match="closed before its body was read in full"):
+            response.read()
         assert client.get(body_server.url("/body")).body == BODY
     assert body_server.connections == 2
+
+
+def test_read_after_complete_returns_empty_once_released(body_server: TLSServer, ca_file: str) -> None:
+    with tlskit.Client(cafile=ca_file) as client:
+        with client.stream(body_server.url("/body")) as response:
+            assert response.read() == BODY
+            assert response.read() == b""
+            assert list(response.iter_bytes()) == []
+        # The connection went back to the pool exactly once.
+        assert sum(len(idle) for idle in client._pool._idle.values()) == 1
+
+
+def test_read_after_failure_raises_again(start_server: StartServer, ca_file: str) -> None:
+    server = start_server(scripted(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc"))
+    with tlskit.Client(cafile=ca_file) as client, client.stream(server.url("/")) as response:
+        with pytest.raises(IncompleteBodyError):
+            response.read()
+        with pytest.raises(IncompleteBodyError):
+            response.read()
 
 
 def test_stream_keeps_raw_bytes_when_asked(body_server: TLSServer, ca_file: str) -> None:

@@ -11,7 +11,8 @@ A call runs these steps:
    retryable status to an idempotent request, waiting as the Retry sets.
 4. Follow redirects up to ``max_redirects``: read each redirect's body so
    its connection can be reused, keep it in ``history``, and drop content
-   and credentials as `tlskit._redirects` decides.
+   and credentials as `tlskit._redirects` decides. `tlskit._follow` runs
+   steps 2 to 4.
 5. Return the last response: `Client.request` reads its body in full,
    `Client.stream` leaves it to the caller.
 """
@@ -21,25 +22,21 @@ from __future__ import annotations
 import enum
 import functools
 import logging
-import time
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Tuple, Type, Union
+from typing import TYPE_CHECKING, Any, Dict, Mapping, Optional, Tuple, Type, Union
 
 from ._context import context_for
-from ._errors import ConnectError, TimeoutExceededError, TooManyRedirectsError
-from ._exchange import send_hop
+from ._follow import send_and_follow
 from ._http11 import DEFAULT_LIMITS, Limits, validate_method
 from ._peer_cache import KeyChangeHandler, PeerCache
 from ._pinning import PeerOptions
 from ._policy import TLSPolicy, make_policy
 from ._pool import ConnectionPool
-from ._redirects import REDIRECT_STATUSES, next_url, redirected_spec
 from ._request import (
     DEFAULT_FIELDS,
     ContentType,
     HeadersType,
     RequestOptions,
-    RequestSpec,
     RetriesType,
     encode_content,
     header_fields,
@@ -48,11 +45,10 @@ from ._request import (
     prepare_spec,
 )
 from ._response import Response
-from ._retry import is_connect_failure
 from ._session_cache import SessionCache
 from ._streaming import StreamingResponse
 from ._timeouts import Deadline, TimeoutType
-from ._url import URL, parse_url
+from ._url import parse_url
 
 if TYPE_CHECKING:
     from ._download import ProgressCallback
@@ -228,22 +224,19 @@ class Client:
             DecodingError: the response broke HTTP/1.1 or a limit.
             RedirectError, TooManyRedirectsError: a redirect was rejected.
         """
-        return self.request(
-            "GET",
-            url,
-            headers=headers,
-            auth=auth,
-            url_credentials=url_credentials,
-            timeout=timeout,
-            max_body=max_body,
-            follow_redirects=follow_redirects,
-            max_redirects=max_redirects,
-            proxy=proxy,
-            allow_http=allow_http,
-            decode_content=decode_content,
-            retries=retries,
-            **fields,
+        options = self._call_options(
+            fields,
+            timeout,
+            max_body,
+            follow_redirects,
+            max_redirects,
+            proxy,
+            allow_http,
+            decode_content,
+            retries,
         )
+        with self._open("GET", url, headers, None, None, auth, url_credentials, options) as response:
+            return response.read_response()
 
     def head(self, url: str, **kwargs: Any) -> Response:
         """Send a HEAD request; takes the keywords of `get`."""
@@ -291,25 +284,18 @@ class Client:
         value `json.dumps` accepts but None, sent as UTF-8 with Content-Type
         application/json), sent with Content-Length.
         """
-        response = self.stream(
-            url,
-            method=method,
-            headers=headers,
-            body=body,
-            json=json,
-            auth=auth,
-            url_credentials=url_credentials,
-            timeout=timeout,
-            max_body=max_body,
-            follow_redirects=follow_redirects,
-            max_redirects=max_redirects,
-            proxy=proxy,
-            allow_http=allow_http,
-            decode_content=decode_content,
-            retries=retries,
-            **fields,
+        options = self._call_options(
+            fields,
+            timeout,
+            max_body,
+            follow_redirects,
+            max_redirects,
+            proxy,
+            allow_http,
+            decode_content,
+            retries,
         )
-        with response:
+        with self._open(method, url, headers, body, json, auth, url_credentials, options) as response:
             return response.read_response()
 
     def stream(
@@ -346,29 +332,16 @@ class Client:
         """
         options = self._call_options(
             fields,
-            timeout=timeout,
-            max_body=max_body,
-            follow_redirects=follow_redirects,
-            max_redirects=max_redirects,
-            proxy=proxy,
-            allow_http=allow_http,
-            decode_content=decode_content,
-            retries=retries,
+            timeout,
+            max_body,
+            follow_redirects,
+            max_redirects,
+            proxy,
+            allow_http,
+            decode_content,
+            retries,
         )
-        deadline = Deadline(options.timeout)
-        parsed = _parse_url_cached(url, options.allow_http) if isinstance(url, str) else parse_url(url)
-        content, content_type = encode_content(body, json, json is not None)
-        spec = prepare_spec(
-            validate_method(method),
-            parsed,
-            self._fields,
-            headers,
-            content,
-            content_type,
-            auth,
-            url_credentials,
-        )
-        return self._follow_redirects(spec, parsed, options, deadline)
+        return self._open(method, url, headers, body, json, auth, url_credentials, options)
 
     def download(
         self,
@@ -376,7 +349,7 @@ class Client:
         path: str,
         *,
         progress: Optional[ProgressCallback] = None,
-        chunk_size: int = 64 * 1024,
+        chunk_size: int = 1024 * 1024,
         **kwargs: Any,
     ) -> StreamingResponse:
         """Save the body of a GET response to ``path``, replacing it only once the body is complete.
@@ -391,7 +364,8 @@ class Client:
             progress: called as ``progress(bytes_written, total)`` after each
                 chunk, with ``total`` from Content-Length when the response
                 has no Content-Encoding, else None.
-            chunk_size: bytes per write.
+            chunk_size: bytes per write to the file, and between two calls of
+                ``progress``.
             **kwargs: the keywords of `stream`.
 
         Returns:
@@ -408,90 +382,67 @@ class Client:
             save_body(response, path, progress, chunk_size)
         return response
 
-    def _call_options(self, fields: Any, **overrides: Any) -> RequestOptions:
+    def _call_options(
+        self,
+        fields: Dict[str, Any],
+        timeout: Union[TimeoutType, _Unset],
+        max_body: Union[int, None, _Unset],
+        follow_redirects: Union[bool, _Unset],
+        max_redirects: Union[int, _Unset],
+        proxy: Union[str, None, _Unset],
+        allow_http: Union[bool, _Unset],
+        decode_content: Union[bool, _Unset],
+        retries: Union[RetriesType, _Unset],
+    ) -> RequestOptions:
         """Return the client's options with the call's arguments applied."""
-        given = {name: value for name, value in overrides.items() if value is not UNSET}
-        if not given and not fields:
-            return self._options
         base = self._options
-        settings: Dict[str, Any] = {
-            "timeout": base.timeout,
-            "limits": base.limits,
-            "max_body": base.max_body,
-            "follow_redirects": base.follow_redirects,
-            "max_redirects": base.max_redirects,
-            "proxy": base.proxy,
-            "allow_http": base.allow_http,
-            "decode_content": base.decode_content,
-            "retries": base.retry,
-        }
-        settings.update(given)
+        overrides = (
+            ("timeout", timeout, base.timeout),
+            ("max_body", max_body, base.max_body),
+            ("follow_redirects", follow_redirects, base.follow_redirects),
+            ("max_redirects", max_redirects, base.max_redirects),
+            ("proxy", proxy, base.proxy),
+            ("allow_http", allow_http, base.allow_http),
+            ("decode_content", decode_content, base.decode_content),
+            ("retries", retries, base.retry),
+        )
+        if not fields and all(value is UNSET for _, value, _ in overrides):
+            return base
+        settings: Dict[str, Any] = {"limits": base.limits}
+        for name, value, default in overrides:
+            settings[name] = default if value is UNSET else value
         if not fields:
             return make_options(base.policy, pool_key=base.pool_key, environment=base.environment, **settings)
         policy = make_policy(base.policy, fields)
         environment = base.environment if policy.trust_env == base.policy.trust_env else None
         return make_options(policy, pool_key=policy, environment=environment, **settings)
 
-    def _follow_redirects(
-        self, spec: RequestSpec, url: URL, options: RequestOptions, deadline: Deadline
+    def _open(
+        self,
+        method: str,
+        url: str,
+        headers: HeadersType,
+        body: ContentType,
+        json: Any,
+        auth: AuthType,
+        url_credentials: bool,
+        options: RequestOptions,
     ) -> StreamingResponse:
-        history: List[Response] = []
-        while True:
-            response = self._send_with_retries(spec, url, options, deadline)
-            location = response.headers.get("location")
-            if not options.follow_redirects or response.status not in REDIRECT_STATUSES or location is None:
-                response.history = history
-                return response
-            with response:
-                history.append(response.read_response())
-            if len(history) > options.max_redirects:
-                raise TooManyRedirectsError(
-                    f"stopped after {options.max_redirects} redirects; the last one, from {url}, pointed "
-                    f"to {location!r}. Raise max_redirects, or pass follow_redirects=False to get the 3xx "
-                    "response.",
-                    location=location,
-                    history=history,
-                    host=url.host,
-                    port=url.port,
-                )
-            following = next_url(url, location, allow_http=options.allow_http, history=list(history))
-            log.debug("redirect %s from %s to %s", response.status, url, following)
-            spec = redirected_spec(spec, response.status, url, following)
-            url = following
-
-    def _send_with_retries(
-        self, spec: RequestSpec, url: URL, options: RequestOptions, deadline: Deadline
-    ) -> StreamingResponse:
-        retry = options.retry
-        if retry is None:
-            return send_hop(self._pool, spec, url, options, deadline, self._peers)
-        attempt = 1
-        while True:
-            try:
-                response = send_hop(self._pool, spec, url, options, deadline, self._peers)
-            except (ConnectError, TimeoutExceededError) as exc:
-                if not is_connect_failure(exc) or not _wait(retry.delay(attempt), deadline, response=None):
-                    raise
-                log.debug("retry %d of %s %s after: %s", attempt, spec.method, url, exc)
-            else:
-                if not retry.is_retryable_status(spec.method, response.status):
-                    return response
-                delay = retry.delay(attempt, response.headers.get("retry-after"))
-                if not _wait(delay, deadline, response=response):
-                    return response
-                log.debug("retry %d of %s %s after status %d", attempt, spec.method, url, response.status)
-            attempt += 1
-
-
-def _wait(delay: Optional[float], deadline: Deadline, response: Optional[StreamingResponse]) -> bool:
-    """Sleep ``delay`` seconds before a retry and return True, or return False when no retry fits."""
-    remaining = deadline.remaining()
-    if delay is None or (remaining is not None and delay >= remaining):
-        return False
-    if response is not None:
-        response.close()
-    time.sleep(delay)
-    return True
+        """Check the request, send it, follow redirects and return the last response, body unread."""
+        deadline = Deadline(options.timeout)
+        parsed = _parse_url_cached(url, options.allow_http) if isinstance(url, str) else parse_url(url)
+        content, content_type = encode_content(body, json, json is not None)
+        spec = prepare_spec(
+            validate_method(method),
+            parsed,
+            self._fields,
+            headers,
+            content,
+            content_type,
+            auth,
+            url_credentials,
+        )
+        return send_and_follow(self._pool, self._peers, spec, parsed, options, deadline)
 
 
 def get(

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import _ssl
 import logging
+import select
 import socket
 import ssl
 import sys
@@ -185,20 +186,9 @@ class Connection:
         try:
             if isinstance(sock, ssl.SSLSocket) and sock.pending():
                 return False
-            sock.settimeout(0)
-            try:
-                if isinstance(sock, ssl.SSLSocket):
-                    sock.recv(1)
-                else:
-                    sock.recv(1, socket.MSG_PEEK)
-            except (ssl.SSLWantReadError, BlockingIOError):
-                # Nothing to read: the connection is quiet, as an idle one should be.
-                return True
+            return not _is_readable(sock)
         except (OSError, ValueError):
             return False
-        # A read that returns, with bytes or with the end of the stream, means
-        # the server sent something or closed.
-        return False
 
     def send(self, data: bytes, deadline: Deadline, phase: str = "write") -> None:
         """Send ``data`` in full; a timeout is reported with ``phase`` unless the total binds.
@@ -298,6 +288,22 @@ class Connection:
         seconds, binding = deadline.limit(phase, self.host, self.port)
         self.sock.settimeout(seconds)
         return binding
+
+
+def _poll_readable(sock: socket.socket) -> bool:
+    poller = select.poll()
+    poller.register(sock, select.POLLIN)
+    return bool(poller.poll(0))
+
+
+def _select_readable(sock: socket.socket) -> bool:
+    readable, _, _ = select.select([sock], [], [], 0)
+    return bool(readable)
+
+
+# poll costs less than a non-blocking read, which raises for an idle socket,
+# and has no limit on descriptor numbers; Windows has only select.
+_is_readable = _poll_readable if hasattr(select, "poll") else _select_readable
 
 
 def open_tcp(host: str, port: int, zone: Optional[str], deadline: Deadline) -> socket.socket:

@@ -182,15 +182,18 @@ CHUNK_DATA_END = "CHUNK_DATA_END"
 TRAILERS = "TRAILERS"
 DONE = "DONE"
 
+# States whose input is body bytes alone, which feed() may keep unbuffered.
+_DIRECT_STATES = ("BODY_LENGTH", "BODY_UNTIL_CLOSE", "CHUNK_DATA")
+
 _LINE_END = re.compile(rb"\r?\n")
 _STATUS_LINE = re.compile(rb"HTTP/(1\.[0-9]) ([1-9][0-9]{2})(?: ([^\x00-\x08\x0a-\x1f\x7f]*))?")
-# Chunk extensions are ignored (RFC 9112 7.1.1) but may not hide control characters.
 # A whole field line in one match: a token name, a colon and the value
 # (RFC 9112 5). The value holds visible characters, spaces, tabs and obs-text
 # (RFC 9110 5.5), and the spaces and tabs around it are not part of it.
 _FIELD_LINE = re.compile(
     r"([-!#$%&'*+.^_`|~0-9A-Za-z]+):[ \t]*((?:[^\x00-\x08\x0a-\x1f\x7f]*[^\x00-\x08\x0a-\x1f\x7f \t])?)[ \t]*"
 )
+# Chunk extensions are ignored (RFC 9112 7.1.1) but may not hide control characters.
 _CHUNK_SIZE = re.compile(rb"([0-9A-Fa-f]+)[ \t]*(?:;[^\x00-\x08\x0a-\x1f\x7f]*)?")
 
 
@@ -217,6 +220,8 @@ class ResponseParser:
         self._trailer_bytes = 0
         self._head_scanned = 0
         self._interim_responses = 0
+        # Body bytes fed while the buffer was empty; see feed().
+        self._direct: Optional[bytes] = None
 
     # Input.
 
@@ -224,6 +229,14 @@ class ResponseParser:
         """Add bytes received from the server."""
         if self._eof:
             raise RuntimeError("feed() after feed_eof()")
+        if data and self._direct is None and not self._buffer and self.state in _DIRECT_STATES:
+            # Body bytes that arrive while nothing else is buffered pass through
+            # as they are, which saves two copies of each piece of a large body.
+            self._direct = data
+            return
+        if self._direct is not None:
+            self._buffer += self._direct
+            self._direct = None
         self._buffer += data
 
     def feed_eof(self) -> None:
@@ -233,7 +246,18 @@ class ResponseParser:
     @property
     def leftover(self) -> bytes:
         """Bytes received beyond the end of the response."""
-        return bytes(self._buffer)
+        return self._direct if self._direct is not None else bytes(self._buffer)
+
+    def _take_direct(self, limit: int) -> Optional[bytes]:
+        """Return up to ``limit`` bytes that passed through `feed` unbuffered, or None."""
+        data = self._direct
+        if data is None:
+            return None
+        self._direct = None
+        if len(data) > limit:
+            self._buffer += data[limit:]
+            data = data[:limit]
+        return data
 
     # Output.
 
@@ -398,6 +422,11 @@ class ResponseParser:
         buffer = self._buffer
         if self._remaining == 0:
             return self._finish(Headers())
+        direct = self._take_direct(self._remaining)
+        if direct is not None:
+            self._remaining -= len(direct)
+            self.body_received += len(direct)
+            return BodyData(direct)
         if not buffer:
             if self._eof:
                 raise IncompleteBodyError(
@@ -417,6 +446,11 @@ class ResponseParser:
         return BodyData(data)
 
     def _read_until_close(self) -> Event:
+        direct = self._direct
+        if direct is not None:
+            self._direct = None
+            self.body_received += len(direct)
+            return BodyData(direct)
         buffer = self._buffer
         if buffer:
             data = bytes(buffer)
@@ -454,6 +488,13 @@ class ResponseParser:
                 return self._finish(trailers)
 
     def _read_chunk_data(self) -> Event:
+        direct = self._take_direct(self._remaining)
+        if direct is not None:
+            self._remaining -= len(direct)
+            self.body_received += len(direct)
+            if not self._remaining:
+                self.state = CHUNK_DATA_END
+            return BodyData(direct)
         buffer = self._buffer
         if not buffer:
             if self._eof:

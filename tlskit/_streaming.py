@@ -52,7 +52,9 @@ class BodyReader:
         "limits",
         "release",
         "done",
+        "complete",
         "trailers",
+        "_failure",
         "_decode",
         "_decoder",
         "_pieces",
@@ -77,7 +79,9 @@ class BodyReader:
         self.limits = limits
         self.release = release
         self.done = False
+        self.complete = False
         self.trailers = Headers()
+        self._failure: Optional[BaseException] = None
         self._decode = decode_content
         self._decoder: Optional[ContentDecoder] = None
         self._pieces: Optional[Iterator[bytes]] = None
@@ -90,7 +94,10 @@ class BodyReader:
             IncompleteBodyError, ProtocolError, DecodingError: a bad or cut body.
             LimitExceededError: ``max_body`` or a decoding limit was passed.
             TimeoutExceededError: a read or the total timeout expired.
+            RuntimeError: the response was closed before its body was complete.
         """
+        if self.done:
+            return self._read_after_done()
         try:
             while True:
                 if self._pieces is not None:
@@ -102,18 +109,30 @@ class BodyReader:
                 if self._end is not None:
                     self._complete(self._end)
                     return b""
-                if self.done:
-                    return b""
                 piece = self._next_event()
                 if piece:
                     return piece
         except TLSKitError as exc:
             self.abandon()
             attach_address(exc, self.connection.host, self.connection.port)
+            self._failure = exc
             raise
-        except BaseException:
+        except BaseException as exc:
             self.abandon()
+            self._failure = exc
             raise
+
+    def _read_after_done(self) -> bytes:
+        # A body that failed or was abandoned must never look complete, so
+        # later reads raise instead of returning an empty end.
+        if self.complete:
+            return b""
+        if self._failure is not None:
+            raise self._failure
+        raise RuntimeError(
+            "the response was closed before its body was read in full, so the rest of the body is lost. "
+            "Read the body before closing the response."
+        )
 
     def _next_event(self) -> bytes:
         """Advance the parser by one event; return undecoded body bytes, else b""."""
@@ -163,6 +182,8 @@ class BodyReader:
 
     def _complete(self, end: EndOfResponse) -> None:
         self.done = True
+        self.complete = True
+        self._end = None
         self.trailers = end.trailers
         connection = self.connection
         if end.keep_alive and not self.parser.leftover:
