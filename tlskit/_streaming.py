@@ -30,7 +30,7 @@ BufferType = Union[bytearray, memoryview]
 
 
 def attach_address(exc: TLSKitError, host: str, port: int) -> None:
-    """Name the server in an error raised by the sans-IO parser, which knows no address."""
+    """Name the server in an error raised by the sans-IO parser, which has no address to give."""
     if exc.host is None:
         exc.host, exc.port = host, port
         exc.message = f"{exc.message} (server {format_address(host, port)})"
