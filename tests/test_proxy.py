@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import socket
 import ssl
 from typing import Callable
 
@@ -10,7 +11,7 @@ import pytest
 import trustme
 
 import tlskit
-from conftest import make_server_context
+from conftest import has_ipv6_loopback, make_server_context
 from servers import ConnectProxy, HTTPResponder, TLSServer
 from tlskit import HostnameMismatchError, InvalidURLError, ProxyError
 from tlskit._proxy import (
@@ -241,3 +242,19 @@ def test_plain_http_through_forward_proxy(server_context: ssl.SSLContext) -> Non
     assert proxy.requests[0].target == url
     assert proxy.requests[0].headers["proxy-authorization"] == "Basic " + base64.b64encode(b"ann:pw").decode()
     assert "proxy-authorization" not in responder.requests[0][0].headers
+
+
+def test_connect_target_has_no_zone(server_context: ssl.SSLContext, ca_file: str) -> None:
+    if not has_ipv6_loopback():
+        pytest.skip("no IPv6 loopback on this machine")
+    try:
+        zone = str(socket.if_nametoindex("lo"))
+    except OSError:
+        pytest.skip("no loopback interface named lo")
+    responder = HTTPResponder({"/": (200, [], b"zoned")})
+    with TLSServer(server_context, responder, host="::1") as server, ConnectProxy() as proxy:
+        response = tlskit.get(f"https://[::1%25{zone}]:{server.port}/", cafile=ca_file, proxy=proxy.url)
+    assert response.body == b"zoned"
+    assert proxy.requests[0].target == f"[::1]:{server.port}"
+    assert proxy.requests[0].headers["host"] == f"[::1]:{server.port}"
+    assert responder.requests[0][0].headers["host"] == f"[::1]:{server.port}"
