@@ -87,12 +87,18 @@ def resolve_reference(base: URL, reference: str) -> str:
 def _percent_encode_raw(location: str) -> str:
     """Undo the latin-1 reading of a raw UTF-8 Location and encode what may not be sent raw."""
     if not location.isascii():
-        raw = location.encode("latin-1")
         try:
-            location = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            # Not UTF-8 either: send the bytes as the server gave them, escaped.
-            location = "".join(chr(byte) if byte < 0x80 else f"%{byte:02X}" for byte in raw)
+            raw = location.encode("latin-1")
+        except UnicodeEncodeError:
+            # Characters beyond Latin-1 cannot come from header bytes, so the
+            # text is Unicode already; parse_url percent-encodes it as UTF-8.
+            raw = None
+        if raw is not None:
+            try:
+                location = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                # Not UTF-8 either: send the bytes as the server gave them, escaped.
+                location = "".join(chr(byte) if byte < 0x80 else f"%{byte:02X}" for byte in raw)
     return location.replace(" ", "%20")
 
 
