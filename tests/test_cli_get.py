@@ -560,3 +560,12 @@ def test_interrupt_exit_status(start_server: StartServer, ca_file: str) -> None:
             process.wait(timeout=30)
     assert process.returncode == 130
     assert stderr == b"tlskit: interrupted.\n"
+
+
+def test_cert_with_password_rejected(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as caught:
+        get("https://localhost:1/", "--cert", f"client.pem:{PASSWORD}")
+    assert caught.value.code == EXIT_USAGE
+    error = capsys.readouterr().err
+    assert "invalid --cert value: it takes a file only" in error
+    assert PASSWORD not in error

@@ -114,12 +114,20 @@ def policy_fields(parser: argparse.ArgumentParser, args: argparse.Namespace) -> 
     if getattr(args, "pin", None):
         fields["pins"] = parse_pins(args.pin)
     if getattr(args, "cert", None):
-        fields["client_cert"] = args.cert
+        fields["client_cert"] = _certificate_path(parser, args.cert)
     if getattr(args, "key", None):
         fields["client_key"] = args.key
     if getattr(args, "key_password", None):
         fields["client_key_password"] = password_reader(parser, args.key_password)
     return fields
+
+
+def _certificate_path(parser: argparse.ArgumentParser, value: str) -> str:
+    """Return the ``--cert`` path, rejecting curl's ``FILE:PASSWORD`` form without showing it."""
+    if ":" in value and not os.path.exists(value):
+        # The part after the colon may be a password, so the value is not echoed.
+        parser.error("invalid --cert value: it takes a file only; pass the key's password with --pass")
+    return value
 
 
 def parse_pins(values: Sequence[str]) -> List[str]:
