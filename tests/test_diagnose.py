@@ -28,7 +28,8 @@ from tlskit import (
     WeakCertificateError,
 )
 from tlskit._causes import CLOCK_FLOOR, Facts, find_cause, is_public_name
-from tlskit._diagnose import parse_certificate_message, read_presented_chain
+from tlskit._diagnose import read_presented_chain
+from tlskit._presented import parse_certificate_message
 
 pytestmark = pytest.mark.skipif(OPENSSL is None, reason="the openssl command is not installed")
 

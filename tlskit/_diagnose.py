@@ -28,19 +28,15 @@ from typing import Iterable, List, NamedTuple, Optional, Tuple
 
 from ._causes import Facts, find_cause
 from ._certs import PeerCertificate
-from ._context import _VERIFY_X509_PARTIAL_CHAIN, ALPN_PROTOCOLS
+from ._context import _VERIFY_X509_PARTIAL_CHAIN
 from ._diagnosis import Diagnosis
 from ._errors import CertificateParseError, VerificationError, format_address
 from ._handshake import _VERIFY_HINTS
 from ._policy import TLSPolicy
+from ._presented import CertificateRecorder, unverified_context
 from ._trust import locate_system_store
 
 log = logging.getLogger(__name__)
-
-# TLS content type and handshake message type of a Certificate message (RFC 8446 4.4.2).
-_HANDSHAKE = 22
-_CERTIFICATE = 11
-_TLS_1_3 = 0x0304
 
 # Verify flags shown in a diagnosis, in the ssl module's names.
 _VERIFY_FLAG_NAMES: Tuple[Tuple[int, str], ...] = (
@@ -162,41 +158,16 @@ def read_presented_chain(
     it is read. No client certificate is offered, because this server has
     already failed verification.
     """
-    context = _diagnostic_context(policy)
-    messages: List[Tuple[int, bytes]] = []
-
-    def record(
-        connection: object, direction: str, version: int, content_type: int, kind: int, data: bytes
-    ) -> None:
-        if direction == "read" and content_type == _HANDSHAKE and kind == _CERTIFICATE:
-            messages.append((version, data))
-
-    # SSLContext._msg_callback is private but present in every supported
-    # version. It reports each handshake message as the server sent it, so
-    # it reads the whole chain on Python 3.9 too, which has no method for the
-    # unverified chain. It also works when the handshake fails after the
-    # Certificate message.
-    context._msg_callback = record  # type: ignore[attr-defined]
-
+    recorder = CertificateRecorder()
+    context = unverified_context(policy, recorder)
     handshake_error = _handshake_once(context, address, server_hostname, timeout)
-    for version, data in messages:
-        try:
-            return PresentedChain(tuple(parse_certificate_message(data, version == _TLS_1_3)), None)
-        except ValueError as exc:
-            return PresentedChain((), f"the server's Certificate message is malformed: {exc}")
-    return PresentedChain((), handshake_error or "the server sent no certificate")
-
-
-def _diagnostic_context(policy: TLSPolicy) -> ssl.SSLContext:
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    context.minimum_version = policy.effective_minimum_version
-    if policy.maximum_version is not None:
-        context.maximum_version = policy.maximum_version  # type: ignore[assignment]
-    context.set_ciphers(f"{policy.cipher_string}:@SECLEVEL=0")
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
-    context.set_alpn_protocols(ALPN_PROTOCOLS)
-    return context
+    try:
+        certificates = recorder.certificates()
+    except ValueError as exc:
+        return PresentedChain((), f"the server's Certificate message is malformed: {exc}")
+    if certificates is None:
+        return PresentedChain((), handshake_error or "the server sent no certificate")
+    return PresentedChain(tuple(certificates), None)
 
 
 def _handshake_once(
@@ -215,52 +186,6 @@ def _handshake_once(
     finally:
         raw.close()
     return None
-
-
-def parse_certificate_message(message: bytes, is_tls13: bool) -> List[bytes]:
-    """Return the DER certificates of a TLS Certificate handshake message, in the order sent.
-
-    TLS 1.2 (RFC 5246 7.4.2) sends a list of 24-bit-length certificates. TLS
-    1.3 (RFC 8446 4.4.2) puts a request context first and extensions after
-    each certificate.
-
-    Raises:
-        ValueError: a length runs past the end of the message.
-    """
-    reader = _Reader(message)
-    reader.take(1)  # the message type
-    body = _Reader(reader.take(reader.number(3)))
-    if is_tls13:
-        body.take(body.number(1))  # certificate_request_context
-    entries = _Reader(body.take(body.number(3)))
-    certificates = []
-    while entries.remaining:
-        certificates.append(entries.take(entries.number(3)))
-        if is_tls13:
-            entries.take(entries.number(2))  # the entry's extensions
-    return certificates
-
-
-class _Reader:
-    """Bounds-checked reading of big-endian length fields and the bytes they announce."""
-
-    def __init__(self, data: bytes) -> None:
-        self.data = data
-        self.offset = 0
-
-    @property
-    def remaining(self) -> int:
-        return len(self.data) - self.offset
-
-    def take(self, count: int) -> bytes:
-        if count > self.remaining:
-            raise ValueError(f"{count} bytes announced at offset {self.offset}, {self.remaining} left")
-        chunk = self.data[self.offset : self.offset + count]
-        self.offset += count
-        return chunk
-
-    def number(self, size: int) -> int:
-        return int.from_bytes(self.take(size), "big")
 
 
 # Step 2: the facts.
