@@ -303,3 +303,22 @@ def test_idle_connection_closed_cleanly_skipped_for_post(start_server: StartServ
         time.sleep(0.05)
         assert client.post(server.url("/"), body=b"x").body == b"once"
     assert server.connections == 2
+
+
+def test_slow_reader_cannot_stretch_upload(start_server: StartServer, ca_file: str) -> None:
+    stop = threading.Event()
+
+    def slow_reader(sock: ssl.SSLSocket) -> None:
+        for _ in range(500):
+            if stop.wait(0.02) or not sock.recv(1024):
+                return
+
+    server = start_server(slow_reader)
+    body = b"x" * (16 * 1024 * 1024)
+    try:
+        with tlskit.Client(cafile=ca_file) as client, pytest.raises(TimeoutExceededError) as caught:
+            client.post(server.url("/"), body=body, timeout=Timeout(read=5, total=0.5))
+    finally:
+        stop.set()
+    assert caught.value.phase == "total"
+    assert caught.value.timeout == 0.5
