@@ -37,6 +37,7 @@ from ._request import (
     ContentType,
     HeadersType,
     RequestOptions,
+    RequestSpec,
     RetriesType,
     encode_content,
     header_fields,
@@ -48,7 +49,7 @@ from ._response import Response
 from ._session_cache import SessionCache
 from ._streaming import StreamingResponse
 from ._timeouts import Deadline, TimeoutType
-from ._url import parse_url
+from ._url import URL, parse_url
 
 if TYPE_CHECKING:
     from ._download import ProgressCallback
@@ -60,6 +61,9 @@ log = logging.getLogger(__name__)
 _parse_url_cached = functools.lru_cache(maxsize=256)(
     lambda url, allow_http: parse_url(url, allow_http=allow_http)
 )
+
+# Plain requests (method and URL alone) whose checked URL and encoded fields a client keeps.
+MAX_PREPARED_REQUESTS = 256
 
 DEFAULT_TIMEOUT_SECONDS = 30.0
 DEFAULT_MAX_REDIRECTS = 10
@@ -164,6 +168,7 @@ class Client:
             retries=retries,
         )
         self._pool = ConnectionPool()
+        self._prepared: Dict[Tuple[str, str, bool, bool], Tuple[URL, RequestSpec]] = {}
 
     @property
     def options(self) -> RequestOptions:
@@ -396,6 +401,18 @@ class Client:
     ) -> RequestOptions:
         """Return the client's options with the call's arguments applied."""
         base = self._options
+        if (
+            not fields
+            and timeout is UNSET
+            and max_body is UNSET
+            and follow_redirects is UNSET
+            and max_redirects is UNSET
+            and proxy is UNSET
+            and allow_http is UNSET
+            and decode_content is UNSET
+            and retries is UNSET
+        ):
+            return base
         overrides = (
             ("timeout", timeout, base.timeout),
             ("max_body", max_body, base.max_body),
@@ -406,8 +423,6 @@ class Client:
             ("decode_content", decode_content, base.decode_content),
             ("retries", retries, base.retry),
         )
-        if not fields and all(value is UNSET for _, value, _ in overrides):
-            return base
         settings: Dict[str, Any] = {"limits": base.limits}
         for name, value, default in overrides:
             settings[name] = default if value is UNSET else value
@@ -430,18 +445,37 @@ class Client:
     ) -> StreamingResponse:
         """Check the request, send it, follow redirects and return the last response, body unread."""
         deadline = Deadline(options.timeout)
-        parsed = _parse_url_cached(url, options.allow_http) if isinstance(url, str) else parse_url(url)
-        content, content_type = encode_content(body, json, json is not None)
-        spec = prepare_spec(
-            validate_method(method),
-            parsed,
-            self._fields,
-            headers,
-            content,
-            content_type,
-            auth,
-            url_credentials,
+        # A call with nothing but a method and a URL sends what the last such
+        # call sent, so its checks and encoding are kept per client.
+        is_plain = (
+            headers is None
+            and body is None
+            and json is None
+            and auth is None
+            and type(url) is str
+            and type(method) is str
         )
+        key = (method, url, options.allow_http, bool(url_credentials))
+        prepared = self._prepared.get(key) if is_plain else None
+        if prepared is None:
+            parsed = _parse_url_cached(url, options.allow_http) if isinstance(url, str) else parse_url(url)
+            content, content_type = encode_content(body, json, json is not None)
+            spec = prepare_spec(
+                validate_method(method),
+                parsed,
+                self._fields,
+                headers,
+                content,
+                content_type,
+                auth,
+                url_credentials,
+            )
+            if is_plain:
+                if len(self._prepared) >= MAX_PREPARED_REQUESTS:
+                    self._prepared.clear()
+                self._prepared[key] = (parsed, spec)
+        else:
+            parsed, spec = prepared
         return send_and_follow(self._pool, self._peers, spec, parsed, options, deadline)
 
 

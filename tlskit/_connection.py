@@ -45,8 +45,17 @@ from ._url import URL
 
 log = logging.getLogger(__name__)
 
-# A TLS record carries at most 16 KiB, and a larger buffer costs an allocation per read.
+# A TLS record carries at most 16 KiB of plaintext, and OpenSSL returns at
+# most one record per read. Every read requests at least that much, so no
+# received plaintext stays inside OpenSSL after a read, and bytes past a response
+# always reach the parser, which reports them as leftover.
+MAX_RECORD_BYTES = 16 * 1024
+# Each connection receives into one buffer of this size, reused for every read.
 RECEIVE_BYTES = 64 * 1024
+# A socket timeout already within this many seconds of the one an operation
+# needs is kept: each settimeout is a system call, and a kept-alive request
+# would otherwise make two. A limit can therefore end up to 1 ms early or late.
+TIMEOUT_TOLERANCE_SECONDS = 0.001
 # After a failed first write, the server's alert (if it sent one) is already
 # in the receive buffer or arrives with the close, so a short wait suffices.
 PENDING_ALERT_TIMEOUT_SECONDS = 1.0
@@ -142,6 +151,9 @@ class Connection:
         self.requests = 0
         self.session_saver: Optional[SessionSaver] = None
         self._tls: Optional[TLSInfo] = None
+        self._timeout = sock.gettimeout()
+        self._buffer = bytearray(RECEIVE_BYTES)
+        self._view = memoryview(self._buffer)
 
     @property
     def tls(self) -> Optional[TLSInfo]:
@@ -223,9 +235,37 @@ class Connection:
             TimeoutExceededError: the read or the total timeout expired.
             ProtocolError: a TLS error broke the stream.
         """
+        view = self._view
+        count = self._receive_into(view, parser, deadline, phase)
+        if count:
+            parser.feed(view[:count])
+        else:
+            parser.feed_eof()
+
+    def receive_body_into(self, view: memoryview, parser: ResponseParser, deadline: Deadline) -> int:
+        """Read body bytes straight into ``view`` and count them as received by ``parser``.
+
+        ``parser`` must be in a state whose input is body bytes alone, with
+        nothing buffered, and ``view`` must hold at least `MAX_RECORD_BYTES`
+        and at most what the body still lacks. At the end of the stream it
+        returns 0 and calls ``parser.feed_eof``, so the parser's next event
+        reports whether the body was complete.
+
+        Raises:
+            The errors of `receive`.
+        """
+        count = self._receive_into(view, parser, deadline, "read")
+        if count:
+            parser.count_body(count)
+        else:
+            parser.feed_eof()
+        return count
+
+    def _receive_into(self, view: memoryview, parser: ResponseParser, deadline: Deadline, phase: str) -> int:
+        """Read once into ``view`` and return the byte count, 0 at the end of the stream."""
         phase = self._set_timeout(deadline, phase)
         try:
-            data = self.sock.recv(RECEIVE_BYTES)
+            return self.sock.recv_into(view)
         except socket.timeout as exc:
             raise deadline.expired(phase, self.host, self.port) from exc
         except ssl.SSLError as exc:
@@ -242,16 +282,12 @@ class Connection:
                     host=self.host,
                     port=self.port,
                 ) from exc
-            data = b""
+            return 0
         except OSError as exc:
             # A reset is an end of stream like any other: the parser decides
             # whether the response was complete at this point.
             log.debug("read from %s failed: %s", format_address(self.host, self.port), exc)
-            data = b""
-        if data:
-            parser.feed(data)
-        else:
-            parser.feed_eof()
+            return 0
 
     def _map_read_error(self, exc: ssl.SSLError) -> Exception:
         mapped = map_handshake_error(exc, self.host, self.port, policy=self.policy)
@@ -275,6 +311,7 @@ class Connection:
         """
         try:
             self.sock.settimeout(PENDING_ALERT_TIMEOUT_SECONDS)
+            self._timeout = PENDING_ALERT_TIMEOUT_SECONDS
             self.sock.recv(1)
         except ssl.SSLError as exc:
             mapped = map_handshake_error(exc, self.host, self.port, policy=self.policy)
@@ -286,7 +323,12 @@ class Connection:
 
     def _set_timeout(self, deadline: Deadline, phase: str) -> str:
         seconds, binding = deadline.limit(phase, self.host, self.port)
-        self.sock.settimeout(seconds)
+        current = self._timeout
+        if seconds != current and (
+            seconds is None or current is None or abs(seconds - current) > TIMEOUT_TOLERANCE_SECONDS
+        ):
+            self.sock.settimeout(seconds)
+            self._timeout = seconds
         return binding
 
 

@@ -24,8 +24,8 @@ ProgressCallback = Callable[[int, Optional[int]], None]
 _CREATE_ATTEMPTS = 8
 
 
-def _create_partial(path: str, buffer_size: int) -> Tuple[str, BinaryIO]:
-    """Create and open a new partial file beside ``path``, writing through a buffer of ``buffer_size``."""
+def _create_partial(path: str) -> Tuple[str, BinaryIO]:
+    """Create and open a new partial file beside ``path``, unbuffered."""
     directory, name = os.path.split(os.path.abspath(path))
     for _ in range(_CREATE_ATTEMPTS):
         partial = os.path.join(directory, f".{name}.{os.urandom(4).hex()}.part")
@@ -33,7 +33,7 @@ def _create_partial(path: str, buffer_size: int) -> Tuple[str, BinaryIO]:
             descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         except FileExistsError:
             continue
-        return partial, os.fdopen(descriptor, "wb", buffering=buffer_size)
+        return partial, os.fdopen(descriptor, "wb", buffering=0)
     raise FileExistsError(f"could not create a partial file beside {path!r}: every name tried exists.")
 
 
@@ -43,6 +43,24 @@ def _expected_size(response: StreamingResponse, is_encoded: bool) -> Optional[in
     if is_encoded or length is None or not length.isdigit():
         return None
     return int(length)
+
+
+def _fill(response: StreamingResponse, view: memoryview) -> int:
+    """Read body bytes into ``view`` until it is full or the body ends, and return how many."""
+    filled = 0
+    while filled < len(view):
+        count = response.readinto(view[filled:])
+        if not count:
+            break
+        filled += count
+    return filled
+
+
+def _write_all(output: BinaryIO, data: memoryview) -> None:
+    # An unbuffered file may write less than it was given, as os.write may.
+    while data:
+        count = output.write(data)
+        data = data[count:]
 
 
 def save_body(
@@ -56,18 +74,23 @@ def save_body(
     if not isinstance(chunk_size, int) or isinstance(chunk_size, bool) or chunk_size < 1:
         raise ValueError(f"invalid chunk_size {chunk_size!r}: expected a positive int.")
     total = _expected_size(response, "content-encoding" in response.headers)
-    partial, output = _create_partial(path, chunk_size)
+    partial, output = _create_partial(path)
+    # The body is received into one buffer of chunk_size, straight from the
+    # socket where it can be, and each full buffer is written with one call.
+    buffer = bytearray(chunk_size)
+    view = memoryview(buffer)
     written = 0
     reported = 0
     try:
         with output:
             if progress is not None:
                 progress(0, total)
-            # Pieces go to the file as they arrive; the file's buffer gathers
-            # them into writes of chunk_size, so each byte is copied once.
-            for piece in response.iter_bytes():
-                output.write(piece)
-                written += len(piece)
+            while True:
+                filled = _fill(response, view)
+                if not filled:
+                    break
+                _write_all(output, view[:filled])
+                written += filled
                 if progress is not None and written - reported >= chunk_size:
                     reported = written
                     progress(written, total)

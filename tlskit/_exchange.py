@@ -123,13 +123,14 @@ def send_hop(
         key = ("forward", options.pool_key, proxy.key)
 
     # 2-3. Connection and head, with one more try after a stale pooled connection.
-    connection = pool.acquire(key)
+    is_idempotent = spec.method in IDEMPOTENT_METHODS
+    connection = pool.acquire(key, is_idempotent)
     parser: Optional[ResponseParser] = None
     if connection is not None:
         try:
             parser, head = _exchange(connection, data, spec, options, deadline)
         except RemoteDisconnectedError:
-            if spec.method not in IDEMPOTENT_METHODS:
+            if not is_idempotent:
                 raise
             log.debug("idle connection to %s was closed by the server; retrying on a new one", url.authority)
     if parser is None:

@@ -7,7 +7,19 @@ and must be read one by one with `Headers.get_all`.
 
 from __future__ import annotations
 
-from typing import Dict, Iterable, Iterator, List, Mapping, Optional, Tuple, TypeVar, Union, overload
+from typing import (
+    Dict,
+    Iterable,
+    Iterator,
+    List,
+    Mapping,
+    Optional,
+    Sequence,
+    Tuple,
+    TypeVar,
+    Union,
+    overload,
+)
 
 _NOT_JOINABLE = "set-cookie"
 
@@ -79,6 +91,10 @@ class Headers(Mapping[str, str]):
     def get_all(self, name: str) -> List[str]:
         """Return every value of ``name`` in the order received, or an empty list."""
         return list(self._lookup().get(name.lower(), ()))
+
+    def values_of(self, key: str) -> Sequence[str]:
+        """Return every value of the lower-case ``key`` without a copy, for read-only use."""
+        return self._lookup().get(key, ())
 
     def fields(self) -> List[Tuple[str, str]]:
         """Return the (name, value) pairs as received, repeats included."""

@@ -109,8 +109,14 @@ def validate_header(name: str, value: str) -> None:
             ) from None
 
 
+# Methods that are already valid and upper case, so most calls skip the regular expression.
+_COMMON_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
 def validate_method(method: str) -> str:
     """Return ``method`` in upper case, or raise `InvalidHeaderError` unless it is a token."""
+    if type(method) is str and method in _COMMON_METHODS:
+        return method
     if not isinstance(method, str) or not _TOKEN_STR.fullmatch(method):
         raise InvalidHeaderError(
             f"invalid method {method!r}: a method is one or more token characters, such as 'GET' or 'POST'.",
@@ -193,6 +199,11 @@ _STATUS_LINE = re.compile(rb"HTTP/(1\.[0-9]) ([1-9][0-9]{2})(?: ([^\x00-\x08\x0a
 _FIELD_LINE = re.compile(
     r"([-!#$%&'*+.^_`|~0-9A-Za-z]+):[ \t]*((?:[^\x00-\x08\x0a-\x1f\x7f]*[^\x00-\x08\x0a-\x1f\x7f \t])?)[ \t]*"
 )
+# The field lines of a head, each ending in CRLF: the same rule as
+# _FIELD_LINE, checked for all lines in one call. _FIELD_PAIRS then splits
+# lines that passed it into names and values without the surrounding spaces.
+_FIELD_BLOCK = re.compile(r"(?:[-!#$%&'*+.^_`|~0-9A-Za-z]+:[^\x00-\x08\x0a-\x1f\x7f]*\r\n)*")
+_FIELD_PAIRS = re.compile(r"([^:\r\n]+):[ \t]*([^\r\n]*?)[ \t]*\r\n")
 # Chunk extensions are ignored (RFC 9112 7.1.1) but may not hide control characters.
 _CHUNK_SIZE = re.compile(rb"([0-9A-Fa-f]+)[ \t]*(?:;[^\x00-\x08\x0a-\x1f\x7f]*)?")
 
@@ -225,14 +236,15 @@ class ResponseParser:
 
     # Input.
 
-    def feed(self, data: bytes) -> None:
-        """Add bytes received from the server."""
+    def feed(self, data: Union[bytes, bytearray, memoryview]) -> None:
+        """Add bytes received from the server; a buffer may be reused once this returns."""
         if self._eof:
             raise RuntimeError("feed() after feed_eof()")
         if data and self._direct is None and not self._buffer and self.state in _DIRECT_STATES:
             # Body bytes that arrive while nothing else is buffered pass through
-            # as they are, which saves two copies of each piece of a large body.
-            self._direct = data
+            # as they are (bytes() of bytes is no copy), which saves two copies
+            # of each piece of a large body.
+            self._direct = bytes(data)
             return
         if self._direct is not None:
             self._buffer += self._direct
@@ -242,6 +254,31 @@ class ResponseParser:
     def feed_eof(self) -> None:
         """Record that the server closed the connection (cleanly, with close_notify)."""
         self._eof = True
+
+    def count_body(self, count: int) -> None:
+        """Record ``count`` body bytes that the caller received into its own buffer.
+
+        Allowed only with nothing buffered, in a state whose input is body
+        bytes alone, and for no more bytes than the body or chunk still lacks.
+        """
+        assert self.state in _DIRECT_STATES
+        assert self._direct is None
+        assert not self._buffer
+        if self.state != BODY_UNTIL_CLOSE:
+            assert count <= self._remaining
+            self._remaining -= count
+            if self.state == CHUNK_DATA and not self._remaining:
+                self.state = CHUNK_DATA_END
+        self.body_received += count
+
+    def can_receive_body(self) -> bool:
+        """Return whether the caller may receive body bytes itself, through `count_body`."""
+        return self.state in _DIRECT_STATES and self._direct is None and not self._buffer and not self._eof
+
+    @property
+    def body_remaining(self) -> int:
+        """Body bytes still to come in a Content-Length body or the current chunk; 0 in other states."""
+        return self._remaining if self.state in (BODY_LENGTH, CHUNK_DATA) else 0
 
     @property
     def leftover(self) -> bytes:
@@ -347,7 +384,8 @@ class ResponseParser:
     def _parse_head(self, head: bytes) -> ResponseHead:
         # Bare LF line ends are accepted (RFC 9112 2.2); most heads have none,
         # and bytes.split is much faster than the regular expression.
-        lines = head.split(b"\r\n") if head.count(b"\n") == head.count(b"\r\n") else _LINE_END.split(head)
+        is_crlf = head.count(b"\n") == head.count(b"\r\n")
+        lines = head.split(b"\r\n", 1) if is_crlf else _LINE_END.split(head)
         status_line = lines[0]
         if len(status_line) > self.limits.max_line_bytes:
             raise LimitExceededError(
@@ -361,16 +399,42 @@ class ResponseParser:
                 f"invalid status line {status_line[:80]!r}: expected 'HTTP/1.1 <status 100-999> <reason>'"
             )
         version, status, reason = match.groups()
-        fields = parse_fields(lines[1:], self.limits)
+        fields = None
+        if is_crlf:
+            fields = self._parse_crlf_fields(lines[1] if len(lines) > 1 else b"", len(head))
+            if fields is None:
+                lines = head.split(b"\r\n")
+        if fields is None:
+            fields = parse_fields(lines[1:], self.limits)
         return ResponseHead(
             "HTTP/" + version.decode(), int(status), (reason or b"").decode("latin-1"), Headers(fields)
         )
 
+    def _parse_crlf_fields(self, block: bytes, head_bytes: int) -> Optional[List[Tuple[str, str]]]:
+        """Return the fields of a typical head in two regular expression calls, or None.
+
+        ``block`` is the field lines of a head whose lines all end in CRLF.
+        They qualify when the head is no longer than one line may be and every
+        field line is valid. Any other head goes through `parse_fields` line
+        by line, which finds and reports what is wrong.
+        """
+        if not block:
+            return []
+        if head_bytes > self.limits.max_line_bytes:
+            return None
+        text = block.decode("latin-1") + "\r\n"
+        if not _FIELD_BLOCK.fullmatch(text):
+            return None
+        fields: List[Tuple[str, str]] = _FIELD_PAIRS.findall(text)
+        if len(fields) > self.limits.max_header_count:
+            return None
+        return fields
+
     def _start_body(self, head: ResponseHead) -> Event:
         self.head = head
-        headers = head.headers
-        connection = headers.get_all("connection")
-        connection_tokens = _tokens(connection) if connection else connection
+        values = head.headers.values_of
+        connection = values("connection")
+        connection_tokens = _tokens(connection) if connection else []
         if head.http_version == "HTTP/1.0":
             self.keep_alive = "keep-alive" in connection_tokens
         else:
@@ -385,8 +449,8 @@ class ResponseParser:
             # The connection becomes a tunnel right after the head.
             self.state = NO_BODY
             return head
-        transfer_encoding = headers.get_all("transfer-encoding")
-        content_length = headers.get_all("content-length")
+        transfer_encoding = values("transfer-encoding")
+        content_length = values("content-length")
         if transfer_encoding:
             self._start_transfer_coded(head, transfer_encoding, bool(content_length))
         elif content_length:

@@ -21,7 +21,7 @@ import re
 from typing import List, Tuple
 
 from ._errors import InvalidURLError, RedirectError
-from ._request import RequestSpec
+from ._request import RequestSpec, make_spec
 from ._url import URL, parse_url
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
@@ -160,4 +160,4 @@ def redirected_spec(spec: RequestSpec, status: int, current: URL, following: URL
         content = b""
     if is_cross_origin(current, following):
         fields = {key: field for key, field in fields.items() if key not in ORIGIN_BOUND_FIELDS}
-    return RequestSpec(method, fields, content)
+    return make_spec(method, fields, content)

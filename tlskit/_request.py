@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Any, Dict, Hashable, Iterable, List, Mapping, NamedTuple, Optional, Tuple, Union
 
 from ._errors import InvalidHeaderError, InvalidURLError, PolicyError
-from ._http11 import Limits, build_request, validate_header
+from ._http11 import Limits, validate_header
 from ._policy import TLSPolicy
 from ._proxy import NO_PROXY_ENVIRONMENT, ProxyEnvironment, read_proxy_environment
 from ._retry import Retry, make_retry
@@ -74,11 +74,24 @@ class RequestSpec(NamedTuple):
         fields: header fields by lower-case name, without Host unless the
             caller set it, and without Content-Length.
         content: the request content, possibly empty.
+        encoded_fields: `encode_fields` of ``fields``, or None to encode them per hop.
     """
 
     method: str
     fields: FieldMap
     content: bytes
+    encoded_fields: Optional[bytes] = None
+
+
+def make_spec(method: str, fields: FieldMap, content: bytes) -> RequestSpec:
+    """Return a spec whose fields, Host aside, are encoded once for all of its hops."""
+    return RequestSpec(method, fields, content, encode_fields(fields))
+
+
+def encode_fields(fields: FieldMap) -> bytes:
+    """Return the wire form of every field but Host, each line ending in CRLF."""
+    lines = "".join(f"{name}: {value}\r\n" for key, (name, value) in fields.items() if key != "host")
+    return lines.encode("latin-1")
 
 
 def header_fields(headers: HeadersType) -> List[Tuple[str, str]]:
@@ -165,7 +178,7 @@ def prepare_spec(
             )
         if auth is None:
             fields = merge_fields(fields, [("Authorization", basic_authorization(url.userinfo))])
-    return RequestSpec(method, _check_framing(fields, content), content)
+    return make_spec(method, _check_framing(fields, content), content)
 
 
 def _auth_value(auth: Tuple[str, str]) -> str:
@@ -212,18 +225,20 @@ def request_bytes(
     is the whole URL, followed by the proxy's credentials, if any.
     """
     fields = spec.fields
-    host = fields.get("host")
-    lines = [host if host is not None else ("Host", url.authority)]
-    lines.extend(field for key, field in fields.items() if key != "host")
+    name, value = fields.get("host") or ("Host", url.authority)
+    target = str(url) if absolute_form else url.target
+    encoded = spec.encoded_fields
+    if encoded is None:
+        encoded = encode_fields(fields)
+    # The same bytes as `build_request` makes from Host, the other fields in
+    # order, then Content-Length and Proxy-Authorization, without a list per hop.
+    head = f"{spec.method} {target} HTTP/1.1\r\n{name}: {value}\r\n".encode("latin-1") + encoded
     content = spec.content
     if content or spec.method in CONTENT_METHODS:
-        lines.append(("Content-Length", str(len(content))))
-    target = url.target
-    if absolute_form:
-        target = str(url)
-        if proxy_authorization is not None:
-            lines.append(("Proxy-Authorization", proxy_authorization))
-    return build_request(spec.method, target, lines, content)
+        head += b"Content-Length: %d\r\n" % len(content)
+    if absolute_form and proxy_authorization is not None:
+        head += f"Proxy-Authorization: {proxy_authorization}\r\n".encode("latin-1")
+    return head + b"\r\n" + content
 
 
 def _check_type(name: str, value: object, expected: Tuple[type, ...], text: str) -> None:

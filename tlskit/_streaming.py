@@ -12,14 +12,24 @@ enforces ``max_body``, and settles the connection exactly once:
 
 from __future__ import annotations
 
+import io
 import time
 from types import TracebackType
 from typing import TYPE_CHECKING, Callable, Iterator, List, Optional, Sequence, Type, Union
 
-from ._connection import Connection, TLSInfo
+from ._connection import MAX_RECORD_BYTES, Connection, TLSInfo
 from ._errors import LimitExceededError, TLSKitError, format_address
 from ._headers import Headers
-from ._http11 import NEED_DATA, BodyData, EndOfResponse, Limits, ResponseHead, ResponseParser
+from ._http11 import (
+    BODY_LENGTH,
+    BODY_UNTIL_CLOSE,
+    NEED_DATA,
+    BodyData,
+    EndOfResponse,
+    Limits,
+    ResponseHead,
+    ResponseParser,
+)
 from ._response import BaseResponse, Response
 from ._timeouts import Deadline
 
@@ -112,15 +122,48 @@ class BodyReader:
                 piece = self._next_event()
                 if piece:
                     return piece
-        except TLSKitError as exc:
-            self.abandon()
-            attach_address(exc, self.connection.host, self.connection.port)
-            self._failure = exc
-            raise
         except BaseException as exc:
-            self.abandon()
-            self._failure = exc
+            self._fail(exc)
             raise
+
+    def read_into(self, view: memoryview) -> Optional[int]:
+        """Receive body bytes straight into ``view`` and return how many, or None when that cannot be done.
+
+        It cannot while the body is decoded, while the parser has bytes buffered, or
+        when ``view`` or the rest of the body is shorter than a TLS record
+        (see `tlskit._connection.MAX_RECORD_BYTES`). Then, and at the end of
+        the body, the caller reads with `read_piece` instead.
+
+        Raises:
+            The errors of `read_piece`.
+        """
+        parser = self.parser
+        if self.done or not self._is_plain() or not parser.can_receive_body():
+            return None
+        size = len(view) if parser.state == BODY_UNTIL_CLOSE else min(len(view), parser.body_remaining)
+        if size < MAX_RECORD_BYTES:
+            return None
+        try:
+            count = self.connection.receive_body_into(view[:size], parser, self.deadline)
+            self._check_size(parser.body_received)
+        except BaseException as exc:
+            self._fail(exc)
+            raise
+        return count or None
+
+    def _is_plain(self) -> bool:
+        """Return whether the rest of the body comes as it is on the wire, with no decoder running."""
+        if self._pieces is not None or self._end is not None or self._decoder is not None:
+            return False
+        head = self.parser.head
+        assert head is not None
+        return not self._decode or not head.headers.values_of("content-encoding")
+
+    def _fail(self, exc: BaseException) -> None:
+        self.abandon()
+        if isinstance(exc, TLSKitError):
+            attach_address(exc, self.connection.host, self.connection.port)
+        self._failure = exc
 
     def _read_after_done(self) -> bytes:
         # A body that failed or was abandoned must never look complete, so
@@ -194,12 +237,66 @@ class BodyReader:
 
     def read_all(self) -> bytes:
         """Read the rest of the body and return it."""
+        parser = self.parser
+        if (
+            not self.done
+            and parser.state == BODY_LENGTH
+            and self._is_plain()
+            and (self.max_body is None or parser.body_received + parser.body_remaining <= self.max_body)
+        ):
+            try:
+                return self._read_length_body()
+            except BaseException as exc:
+                self._fail(exc)
+                raise
         pieces: List[bytes] = []
         while True:
             piece = self.read_piece()
             if not piece:
                 return b"".join(pieces)
             pieces.append(piece)
+
+    def _read_length_body(self) -> bytes:
+        """Read the rest of a Content-Length body, most of it straight into the bytes returned.
+
+        The body is received into the buffer of a `io.BytesIO` of the body's
+        size, whose `getvalue` then returns that buffer without a copy, so a
+        large body takes its own size in memory, once.
+        """
+        parser = self.parser
+        event = parser.next_event()
+        if type(event) is BodyData and not parser.body_remaining:
+            self._complete_with(parser.next_event())
+            return event.data
+        if type(event) is EndOfResponse:
+            self._complete_with(event)
+            return b""
+
+        body = io.BytesIO()
+        length = len(event.data) + parser.body_remaining if type(event) is BodyData else parser.body_remaining
+        body.seek(length - 1)
+        body.write(b"\0")
+        view = body.getbuffer()
+        filled = 0
+        connection, deadline = self.connection, self.deadline
+        while True:
+            if type(event) is BodyData:
+                view[filled : filled + len(event.data)] = event.data
+                filled += len(event.data)
+            elif type(event) is EndOfResponse:
+                break
+            elif parser.body_remaining >= MAX_RECORD_BYTES and parser.can_receive_body():
+                filled += connection.receive_body_into(view[filled:], parser, deadline)
+            else:
+                connection.receive(parser, deadline)
+            event = parser.next_event()
+        view.release()
+        self._complete_with(event)
+        return body.getvalue()
+
+    def _complete_with(self, event: object) -> None:
+        assert type(event) is EndOfResponse
+        self._complete(event)
 
     def abandon(self) -> None:
         """Close the connection unless the body was already read in full."""
@@ -296,6 +393,10 @@ class StreamingResponse(BaseResponse):
         view = memoryview(buffer).cast("B")
         if not view.nbytes:
             return 0
+        if self._offset >= len(self._pending):
+            count = self._reader.read_into(view)
+            if count is not None:
+                return count
         piece = self._take(view.nbytes)
         view[: len(piece)] = piece
         return len(piece)
