@@ -66,11 +66,11 @@ def read_head(
         ProtocolError, LimitExceededError, TimeoutExceededError: a bad or slow head.
     """
     connection.send(data, deadline)
+    # A new parser has nothing to parse, so each round receives first.
     while True:
+        connection.receive(parser, deadline)
         event = parser.next_event()
-        if event is NEED_DATA:
-            connection.receive(parser, deadline)
-        else:
+        if event is not NEED_DATA:
             assert type(event) is ResponseHead
             return event
 

@@ -61,6 +61,10 @@ class Limits(NamedTuple):
 
 DEFAULT_LIMITS = Limits()
 
+# The trailers of every response without any, shared because Headers has no
+# methods that change it.
+NO_TRAILERS = Headers()
+
 # A chunk size is hex; 16 digits cover a 64-bit length and more is an attack.
 MAX_CHUNK_SIZE_DIGITS = 16
 
@@ -314,7 +318,7 @@ class ResponseParser:
         if state == BODY_UNTIL_CLOSE:
             return self._read_until_close()
         if state == NO_BODY:
-            return self._finish(Headers())
+            return self._finish(NO_TRAILERS)
         if state == DONE:
             raise RuntimeError("next_event() after EndOfResponse")
         return self._read_chunked()
@@ -485,7 +489,7 @@ class ResponseParser:
     def _read_length_body(self) -> Event:
         buffer = self._buffer
         if self._remaining == 0:
-            return self._finish(Headers())
+            return self._finish(NO_TRAILERS)
         direct = self._take_direct(self._remaining)
         if direct is not None:
             self._remaining -= len(direct)
@@ -522,7 +526,7 @@ class ResponseParser:
             self.body_received += len(data)
             return BodyData(data)
         if self._eof:
-            return self._finish(Headers())
+            return self._finish(NO_TRAILERS)
         return NEED_DATA
 
     def _read_chunked(self) -> Event:

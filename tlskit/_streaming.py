@@ -24,6 +24,7 @@ from ._http11 import (
     BODY_LENGTH,
     BODY_UNTIL_CLOSE,
     NEED_DATA,
+    NO_TRAILERS,
     BodyData,
     EndOfResponse,
     Limits,
@@ -90,7 +91,7 @@ class BodyReader:
         self.release = release
         self.done = False
         self.complete = False
-        self.trailers = Headers()
+        self.trailers = NO_TRAILERS
         self._failure: Optional[BaseException] = None
         self._decode = decode_content
         self._decoder: Optional[ContentDecoder] = None
