@@ -543,8 +543,15 @@ def test_interrupt_exit_status(start_server: StartServer, ca_file: str) -> None:
 
     server = start_server(hold)
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    # A shell that starts the test run in the background ignores SIGINT, and
+    # the child would inherit that; restoring Python's handler first keeps
+    # the test independent of how it was launched.
+    launcher = (
+        "import runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+        "sys.argv[0] = 'tlskit'; runpy.run_module('tlskit', run_name='__main__')"
+    )
     process = subprocess.Popen(
-        [sys.executable, "-m", "tlskit", "get", server.url("/"), "--cacert", ca_file],
+        [sys.executable, "-c", launcher, "get", server.url("/"), "--cacert", ca_file],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env=env,
