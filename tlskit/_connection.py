@@ -235,10 +235,9 @@ class Connection:
             TimeoutExceededError: the read or the total timeout expired.
             ProtocolError: a TLS error broke the stream.
         """
-        view = self._view
-        count = self._receive_into(view, parser, deadline, phase)
+        count = self._receive_into(self._view, parser, deadline, phase)
         if count:
-            parser.feed(view[:count])
+            parser.feed(self._view[:count])
         else:
             parser.feed_eof()
 

@@ -274,12 +274,24 @@ class BodyReader:
             return b""
 
         body = io.BytesIO()
-        length = len(event.data) + parser.body_remaining if type(event) is BodyData else parser.body_remaining
+        remaining = parser.body_remaining
+        length = len(event.data) + remaining if type(event) is BodyData else remaining
         body.seek(length - 1)
         body.write(b"\0")
+        # Every view of the buffer is released before this returns or raises.
+        # A view kept alive by a traceback would make the BytesIO fail to
+        # close when the garbage collector frees it.
         view = body.getbuffer()
+        try:
+            self._fill_length_body(view, event)
+        finally:
+            view.release()
+        return body.getvalue()
+
+    def _fill_length_body(self, view: memoryview, event: object) -> None:
+        """Write ``event`` and the rest of the body into ``view``, then settle the connection."""
+        parser, connection, deadline = self.parser, self.connection, self.deadline
         filled = 0
-        connection, deadline = self.connection, self.deadline
         while True:
             if type(event) is BodyData:
                 view[filled : filled + len(event.data)] = event.data
@@ -287,13 +299,15 @@ class BodyReader:
             elif type(event) is EndOfResponse:
                 break
             elif parser.body_remaining >= MAX_RECORD_BYTES and parser.can_receive_body():
-                filled += connection.receive_body_into(view[filled:], parser, deadline)
+                rest = view[filled:]
+                try:
+                    filled += connection.receive_body_into(rest, parser, deadline)
+                finally:
+                    rest.release()
             else:
                 connection.receive(parser, deadline)
             event = parser.next_event()
-        view.release()
         self._complete_with(event)
-        return body.getvalue()
 
     def _complete_with(self, event: object) -> None:
         assert type(event) is EndOfResponse
