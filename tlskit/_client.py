@@ -21,13 +21,13 @@ from __future__ import annotations
 
 import enum
 import functools
-import logging
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Dict, Mapping, Optional, Tuple, Type, Union
 
 from ._context import context_for
 from ._follow import send_and_follow
 from ._http11 import DEFAULT_LIMITS, Limits, validate_method
+from ._log import get_logger
 from ._peer_cache import KeyChangeHandler, PeerCache
 from ._pinning import PeerOptions
 from ._policy import TLSPolicy, make_policy
@@ -54,7 +54,7 @@ from ._url import URL, parse_url
 if TYPE_CHECKING:
     from ._download import ProgressCallback
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 # A client sends most requests to the same few URLs, and a URL is an
 # immutable value, so parsed URLs are kept. Invalid URLs raise and are not kept.

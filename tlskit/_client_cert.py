@@ -16,15 +16,15 @@ read it.
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import ssl
 from typing import Callable, Iterator, List, NamedTuple, Optional, Union
 
 from ._errors import PolicyError
+from ._log import get_logger
 from ._policy import TLSPolicy
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 HAS_MEMFD = hasattr(os, "memfd_create") and os.path.isdir("/proc/self/fd")
 

@@ -17,7 +17,6 @@ A socket that fails any phase is closed before the error leaves this module.
 from __future__ import annotations
 
 import _ssl
-import logging
 import select
 import socket
 import ssl
@@ -37,13 +36,14 @@ from ._errors import (
 )
 from ._handshake import explain_handshake_failure, map_handshake_error, negotiated_cipher
 from ._http11 import BODY_UNTIL_CLOSE, ResponseParser
+from ._log import get_logger
 from ._pinning import PeerOptions, resumed_chain
 from ._policy import TLSPolicy
 from ._session_cache import SessionSaver
 from ._timeouts import Deadline
 from ._url import URL
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 # A TLS record carries at most 16 KiB of plaintext, and OpenSSL returns at
 # most one record per read. Every read requests at least that much, so no

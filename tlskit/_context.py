@@ -23,7 +23,6 @@ change it.
 
 from __future__ import annotations
 
-import logging
 import ssl
 import threading
 import warnings
@@ -33,11 +32,12 @@ from typing import Any, Optional, Tuple
 from ._client_cert import load_client_certificate
 from ._expiry import warn_expiring_policy_certificates
 from ._keylog import keylog_path, prepare_keylog_file
+from ._log import get_logger
 from ._policy import TLSPolicy, make_policy
 from ._trust import load_trust
 from ._versions import version_label
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 ALPN_PROTOCOLS = ["http/1.1"]
 

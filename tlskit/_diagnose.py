@@ -20,7 +20,6 @@ has already been raised, and any server can send any certificate.
 from __future__ import annotations
 
 import datetime
-import logging
 import os
 import socket
 import ssl
@@ -32,11 +31,12 @@ from ._context import _VERIFY_X509_PARTIAL_CHAIN
 from ._diagnosis import Diagnosis
 from ._errors import CertificateParseError, VerificationError, format_address
 from ._handshake import _VERIFY_HINTS
+from ._log import get_logger
 from ._policy import TLSPolicy
 from ._presented import CertificateRecorder, unverified_context
 from ._trust import locate_system_store
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 # Verify flags shown in a diagnosis, in the ssl module's names.
 _VERIFY_FLAG_NAMES: Tuple[Tuple[int, str], ...] = (

@@ -18,13 +18,13 @@ is a POST or another method that the server might have acted on.
 
 from __future__ import annotations
 
-import logging
 from typing import Hashable, Optional, Tuple
 
 from ._connection import Connection, open_connection
 from ._context import context_for
 from ._errors import RemoteDisconnectedError, TLSKitError
 from ._http11 import NEED_DATA, ResponseHead, ResponseParser
+from ._log import get_logger
 from ._pinning import PeerOptions
 from ._pool import ConnectionPool
 from ._proxy import Proxy, open_tunnel, select_proxy
@@ -34,7 +34,7 @@ from ._streaming import BodyReader, StreamingResponse, attach_address
 from ._timeouts import Deadline
 from ._url import URL
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 
 def connect(

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import datetime
 import hashlib
-import logging
 import os
 import threading
 from typing import Iterable, List, Optional, Set, Tuple, Union
@@ -25,9 +24,10 @@ from typing import Iterable, List, Optional, Set, Tuple, Union
 from ._certs import PeerCertificate, pem_to_der_list
 from ._der import SEQUENCE, Reader, decode_time, expect
 from ._errors import CertificateParseError
+from ._log import get_logger
 from ._policy import PathType, TLSPolicy
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 _CONTEXT_0_CONSTRUCTED = 0xA0
 

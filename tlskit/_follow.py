@@ -10,12 +10,12 @@ while the `Retry` and the call's deadline allow.
 
 from __future__ import annotations
 
-import logging
 import time
 from typing import List, Optional
 
 from ._errors import ConnectError, TimeoutExceededError, TooManyRedirectsError
 from ._exchange import send_hop
+from ._log import get_logger
 from ._pinning import PeerOptions
 from ._pool import ConnectionPool
 from ._redirects import REDIRECT_STATUSES, next_url, redirected_spec
@@ -26,7 +26,7 @@ from ._streaming import StreamingResponse
 from ._timeouts import Deadline
 from ._url import URL
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 
 def send_and_follow(

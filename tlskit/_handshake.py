@@ -20,7 +20,6 @@ adds two facts first:
 
 from __future__ import annotations
 
-import logging
 import socket
 import ssl
 from typing import Dict, NamedTuple, Optional, Tuple, Type
@@ -42,10 +41,11 @@ from ._errors import (
     WeakCertificateError,
     format_address,
 )
+from ._log import get_logger
 from ._policy import TLSPolicy
 from ._versions import CIPHER_STRINGS, CipherProfile, version_label
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 # OpenSSL X509_V_ERR codes (include/openssl/x509_vfy.h) and the error each means.
 _VERIFY_CODE_ERRORS: Dict[int, Type[VerificationError]] = {

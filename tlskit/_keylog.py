@@ -15,15 +15,15 @@ other users can read or write is rejected.
 
 from __future__ import annotations
 
-import logging
 import os
 import stat
 from typing import Optional
 
 from ._errors import PolicyError
+from ._log import get_logger
 from ._policy import TLSPolicy
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 KEYLOG_ENV = "SSLKEYLOGFILE"
 

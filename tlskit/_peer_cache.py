@@ -29,7 +29,6 @@ the child warns about an expiring certificate again, once.
 from __future__ import annotations
 
 import datetime
-import logging
 import os
 import threading
 import weakref
@@ -37,6 +36,7 @@ from typing import Callable, List, Optional, Sequence, Set, Tuple, Union
 
 from ._errors import PinMismatchError, PolicyError, format_address
 from ._expiry import claim_warning
+from ._log import get_logger
 from ._peer_record import (
     UTC,
     CertificateSummary,
@@ -46,7 +46,7 @@ from ._peer_record import (
 )
 from ._peer_store import MemoryStore, SqliteStore
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 PathType = Union[str, "os.PathLike[str]"]
 KeyChangeHandler = Callable[[PinMismatchError], bool]

@@ -20,18 +20,18 @@ presented the same leaf, so pins that name a CA still hold on resumption.
 
 from __future__ import annotations
 
-import logging
 import ssl
 from typing import Dict, Iterable, Mapping, NamedTuple, Optional, Sequence, Tuple, TypeVar, Union
 
 from ._errors import CertificateParseError, InvalidURLError, PinMismatchError, PolicyError, format_address
+from ._log import get_logger
 from ._peer_cache import SHARED_PEER_CACHE, KeyChangeHandler, PeerCache
 from ._peer_record import chain_pins
 from ._policy import TLSPolicy, validate_pin
 from ._session_cache import SHARED_SESSION_CACHE, CachedSession, SessionCache, SessionKey, SessionSaver
 from ._url import URL, parse_url
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 CacheT = TypeVar("CacheT", SessionCache, PeerCache)
 

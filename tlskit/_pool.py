@@ -15,7 +15,6 @@ that is not idempotent may not be sent twice, so its connection is always probed
 
 from __future__ import annotations
 
-import logging
 import os
 import threading
 import time
@@ -23,8 +22,9 @@ import weakref
 from typing import Dict, Hashable, List, Optional
 
 from ._connection import Connection
+from ._log import get_logger
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 DEFAULT_MAX_IDLE_PER_KEY = 10
 # Many servers close idle connections after 5 to 75 s (nginx: 75 s, Apache: 5 s),

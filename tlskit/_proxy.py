@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import functools
 import ipaddress
-import logging
 import os
 import socket
 from typing import List, NamedTuple, Optional, Tuple, Union
@@ -43,11 +42,12 @@ from ._errors import (
     format_address,
 )
 from ._http11 import NEED_DATA, EndOfResponse, Limits, ResponseHead, ResponseParser, build_request
+from ._log import get_logger
 from ._policy import TLSPolicy
 from ._timeouts import Deadline
 from ._url import URL, basic_authorization, parse_url, redact_userinfo
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 _PROXY_VARIABLES = {
     "https": ("https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"),

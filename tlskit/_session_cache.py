@@ -32,7 +32,6 @@ sessions are secrets of the parent's connections.
 
 from __future__ import annotations
 
-import logging
 import os
 import ssl
 import threading
@@ -42,9 +41,10 @@ from collections import OrderedDict
 from typing import NamedTuple, Optional, Sequence, Tuple
 
 from ._errors import PolicyError, format_address
+from ._log import get_logger
 from ._policy import TLSPolicy
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 # Enough for a process that talks to a few hundred origins under a handful of
 # policies; each entry holds one OpenSSL session of a few kilobytes.

@@ -17,7 +17,6 @@ replaces the compiled-in path it stands for rather than adding to it.
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 import ssl
@@ -25,9 +24,10 @@ import sys
 from typing import List, NamedTuple, Optional, Union
 
 from ._errors import PolicyError
+from ._log import get_logger
 from ._policy import TLSPolicy
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 _PEM_CERTIFICATE_MARKERS = (b"-----BEGIN CERTIFICATE-----", b"-----BEGIN TRUSTED CERTIFICATE-----")
 _PEM_CRL_MARKER = b"-----BEGIN X509 CRL-----"
