@@ -202,8 +202,10 @@ def tlskit_fresh(target: Target) -> Runner:
 
     url, ca_file = target.url, target.ca_file
 
+    # tlskit.get offers sessions from the process-wide cache, so without
+    # session_cache=False every GET after the first would resume.
     def operation() -> Result:
-        response = tlskit.get(url, cafile=ca_file, system_ca=False)
+        response = tlskit.get(url, cafile=ca_file, system_ca=False, session_cache=False)
         return response.status, len(response.body)
 
     return OperationRunner(operation, target.length)
