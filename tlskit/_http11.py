@@ -285,6 +285,17 @@ class ResponseParser:
         return self._remaining if self.state in (BODY_LENGTH, CHUNK_DATA) else 0
 
     @property
+    def has_input(self) -> bool:
+        """Whether any response byte, or the end of the stream, has been fed."""
+        return bool(
+            self.state != HEAD
+            or self._buffer
+            or self._direct is not None
+            or self._interim_responses
+            or self._eof
+        )
+
+    @property
     def leftover(self) -> bytes:
         """Bytes received beyond the end of the response."""
         return self._direct if self._direct is not None else bytes(self._buffer)
