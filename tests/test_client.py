@@ -538,3 +538,21 @@ def test_post_json_none_sends_nothing(
     assert body == b""
     assert request.headers["content-length"] == "0"
     assert "content-type" not in request.headers
+
+
+def test_raise_for_status_error(https_server: TLSServer, ca_file: str) -> None:
+    response = tlskit.get(https_server.url("/missing"), cafile=ca_file)
+    assert response.status == 404
+    assert not response.ok
+    with pytest.raises(tlskit.HTTPStatusError) as caught:
+        response.raise_for_status()
+    assert caught.value.status == 404
+    assert caught.value.response is response
+    assert caught.value.host == "127.0.0.1"
+    assert caught.value.port == https_server.port
+    assert str(caught.value) == f"{https_server.url('/missing')} returned HTTP 404 Not Found."
+
+
+def test_raise_for_status_passes_success(https_server: TLSServer, ca_file: str) -> None:
+    response = tlskit.get(https_server.url("/"), cafile=ca_file)
+    assert response.raise_for_status() is response

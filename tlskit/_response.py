@@ -11,6 +11,7 @@ from typing import Any, List, Optional, Sequence
 from ._connection import TLSInfo
 from ._errors import HTTPStatusError
 from ._headers import Headers
+from ._url import parse_url
 
 
 class BaseResponse:
@@ -65,10 +66,13 @@ class BaseResponse:
     def raise_for_status(self) -> Any:
         """Return the response, or raise `HTTPStatusError` for a status of 400 or more."""
         if self.status >= 400:
+            url = parse_url(self.url, allow_http=True)
             raise HTTPStatusError(
                 f"{self.url} returned HTTP {self.status} {self.reason}".rstrip() + ".",
                 status=self.status,
                 response=self,
+                host=url.host,
+                port=url.port,
             )
         return self
 
