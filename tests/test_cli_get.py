@@ -430,14 +430,6 @@ def test_connect_to_not_matching(https_server: TLSServer, ca_file: str) -> None:
     assert get(https_server.url("/"), "--cacert", ca_file, "--connect-to", rule) == EXIT_OK
 
 
-@pytest.mark.parametrize("value", ["host:443:127.0.0.1", "a:b:c:d", "h:99999:h:1"])
-def test_connect_to_usage_errors(capsys: pytest.CaptureFixture[str], value: str) -> None:
-    with pytest.raises(SystemExit) as caught:
-        get("https://host/", "--connect-to", value)
-    assert caught.value.code == EXIT_USAGE
-    assert f"invalid --connect-to {value!r}" in capsys.readouterr().err
-
-
 def test_no_redirects(
     https_server: TLSServer, ca_file: str, capsysbinary: pytest.CaptureFixture[bytes]
 ) -> None:
@@ -498,22 +490,6 @@ def test_max_filesize(https_server: TLSServer, ca_file: str, value: str, status:
         get(https_server.url("/big"), "--cacert", ca_file, "--max-filesize", value, "-o", os.devnull)
         == status
     )
-
-
-@pytest.mark.parametrize("value", ["-1", "1.5M", "ten", "2T"])
-def test_max_filesize_usage_errors(capsys: pytest.CaptureFixture[str], value: str) -> None:
-    with pytest.raises(SystemExit) as caught:
-        get("https://localhost/", f"--max-filesize={value}")
-    assert caught.value.code == EXIT_USAGE
-    assert f"invalid --max-filesize {value!r}" in capsys.readouterr().err
-
-
-@pytest.mark.parametrize("option", ["--timeout=0", "--max-time=-1", "--max-redirs=-1"])
-def test_limit_usage_errors(capsys: pytest.CaptureFixture[str], option: str) -> None:
-    with pytest.raises(SystemExit) as caught:
-        get("https://localhost/", option)
-    assert caught.value.code == EXIT_USAGE
-    assert "invalid --" in capsys.readouterr().err
 
 
 # Exit statuses of the other failure classes.
