@@ -46,9 +46,17 @@ def send_and_follow(
     """
     history: List[Response] = []
     while True:
-        response = send_with_retries(pool, peers, spec, url, options, deadline)
-        location = response.headers.get("location")
-        if not options.follow_redirects or response.status not in REDIRECT_STATUSES or location is None:
+        if options.retry is None:
+            response = send_hop(pool, spec, url, options, deadline, peers)
+        else:
+            response = send_with_retries(pool, peers, spec, url, options, deadline)
+        # The status is checked first, so that most responses never look up a header.
+        location = (
+            response.headers.get("location")
+            if options.follow_redirects and response.status in REDIRECT_STATUSES
+            else None
+        )
+        if location is None:
             response.history = history
             return response
         with response:

@@ -14,7 +14,6 @@ from typing import (
     List,
     Mapping,
     Optional,
-    Sequence,
     Tuple,
     TypeVar,
     Union,
@@ -91,10 +90,6 @@ class Headers(Mapping[str, str]):
     def get_all(self, name: str) -> List[str]:
         """Return every value of ``name`` in the order received, or an empty list."""
         return list(self._lookup().get(name.lower(), ()))
-
-    def values_of(self, key: str) -> Sequence[str]:
-        """Return every value of the lower-case ``key`` without a copy, for read-only use."""
-        return self._lookup().get(key, ())
 
     def fields(self) -> List[Tuple[str, str]]:
         """Return the (name, value) pairs as received, repeats included."""

@@ -22,7 +22,7 @@ cut short raises `IncompleteBodyError`, never a short `EndOfResponse`.
 from __future__ import annotations
 
 import re
-from typing import Iterable, List, NamedTuple, NoReturn, Optional, Sequence, Tuple, Union
+from typing import Dict, Iterable, List, NamedTuple, NoReturn, Optional, Sequence, Tuple, Union
 
 from ._errors import (
     IncompleteBodyError,
@@ -192,6 +192,9 @@ CHUNK_DATA_END = "CHUNK_DATA_END"
 TRAILERS = "TRAILERS"
 DONE = "DONE"
 
+# Fields that decide how the body is framed, or whether it is decoded.
+_FRAMING_FIELDS = frozenset({"connection", "transfer-encoding", "content-length", "content-encoding"})
+
 # States whose input is body bytes alone, which feed() may keep unbuffered.
 _DIRECT_STATES = ("BODY_LENGTH", "BODY_UNTIL_CLOSE", "CHUNK_DATA")
 
@@ -207,7 +210,7 @@ _FIELD_LINE = re.compile(
 # _FIELD_LINE, checked for all lines in one call. _FIELD_PAIRS then splits
 # lines that passed it into names and values without the surrounding spaces.
 _FIELD_BLOCK = re.compile(r"(?:[-!#$%&'*+.^_`|~0-9A-Za-z]+:[^\x00-\x08\x0a-\x1f\x7f]*\r\n)*")
-_FIELD_PAIRS = re.compile(r"([^:\r\n]+):[ \t]*([^\r\n]*?)[ \t]*\r\n")
+_FIELD_PAIRS = re.compile(r"([^:\r\n]+):[ \t]*((?:[^ \t\r\n]+(?:[ \t]+[^ \t\r\n]+)*)?)[ \t]*\r\n")
 # Chunk extensions are ignored (RFC 9112 7.1.1) but may not hide control characters.
 _CHUNK_SIZE = re.compile(rb"([0-9A-Fa-f]+)[ \t]*(?:;[^\x00-\x08\x0a-\x1f\x7f]*)?")
 
@@ -237,6 +240,8 @@ class ResponseParser:
         self._interim_responses = 0
         # Body bytes fed while the buffer was empty; see feed().
         self._direct: Optional[bytes] = None
+        # The Content-Encoding values of the final response, once its head is parsed.
+        self.content_codings: List[str] = []
 
     # Input.
 
@@ -283,6 +288,11 @@ class ResponseParser:
     def body_remaining(self) -> int:
         """Body bytes still to come in a Content-Length body or the current chunk; 0 in other states."""
         return self._remaining if self.state in (BODY_LENGTH, CHUNK_DATA) else 0
+
+    @property
+    def has_leftover(self) -> bool:
+        """Whether bytes arrived beyond the end of the response; cheaper than `leftover`."""
+        return self._direct is not None or bool(self._buffer)
 
     @property
     def leftover(self) -> bytes:
@@ -341,7 +351,7 @@ class ResponseParser:
                 self._raise_head_too_large()
             head = bytes(buffer[:stop])
             del buffer[:after]
-            response = self._parse_head(head)
+            response, fields = self._parse_head(head)
             if 100 <= response.status < 200:
                 # Interim responses (100 Continue, 103 Early Hints) precede the
                 # final one and carry no body (RFC 9110 15.2). 101 would switch
@@ -358,7 +368,7 @@ class ResponseParser:
                         value=MAX_INTERIM_RESPONSES,
                     )
                 continue
-            return self._start_body(response)
+            return self._start_body(response, fields)
 
     def _check_incomplete_head(self) -> None:
         buffer = self._buffer
@@ -385,7 +395,7 @@ class ResponseParser:
             value=self.limits.max_header_bytes,
         )
 
-    def _parse_head(self, head: bytes) -> ResponseHead:
+    def _parse_head(self, head: bytes) -> Tuple[ResponseHead, List[Tuple[str, str]]]:
         # Bare LF line ends are accepted (RFC 9112 2.2); most heads have none,
         # and bytes.split is much faster than the regular expression.
         is_crlf = head.count(b"\n") == head.count(b"\r\n")
@@ -410,9 +420,10 @@ class ResponseParser:
                 lines = head.split(b"\r\n")
         if fields is None:
             fields = parse_fields(lines[1:], self.limits)
-        return ResponseHead(
+        head_event = ResponseHead(
             "HTTP/" + version.decode(), int(status), (reason or b"").decode("latin-1"), Headers(fields)
         )
+        return head_event, fields
 
     def _parse_crlf_fields(self, block: bytes, head_bytes: int) -> Optional[List[Tuple[str, str]]]:
         """Return the fields of a typical head in two regular expression calls, or None.
@@ -434,9 +445,17 @@ class ResponseParser:
             return None
         return fields
 
-    def _start_body(self, head: ResponseHead) -> Event:
+    def _start_body(self, head: ResponseHead, fields: List[Tuple[str, str]]) -> Event:
         self.head = head
-        values = head.headers.values_of
+        # One pass over the fields finds the few that frame the body, so a
+        # response whose headers nobody reads never builds the Headers index.
+        framing: Dict[str, List[str]] = {}
+        for name, value in fields:
+            key = name.lower()
+            if key in _FRAMING_FIELDS:
+                framing.setdefault(key, []).append(value)
+        self.content_codings = framing.get("content-encoding", [])
+        values = framing.get
         connection = values("connection")
         connection_tokens = _tokens(connection) if connection else []
         if head.http_version == "HTTP/1.0":
@@ -676,8 +695,11 @@ def _find_blank_line(buffer: bytearray, start: int) -> Tuple[int, int]:
     return stop, after
 
 
-def _tokens(values: Iterable[str]) -> List[str]:
+def _tokens(values: Sequence[str]) -> List[str]:
     """Split comma-separated header values into lower-case tokens, dropping empty ones."""
+    if len(values) == 1 and "," not in values[0]:
+        token = values[0].strip().lower()
+        return [token] if token else []
     return [token.strip().lower() for value in values for token in value.split(",") if token.strip()]
 
 
