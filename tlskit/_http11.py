@@ -351,7 +351,7 @@ class ResponseParser:
                 self._raise_head_too_large()
             head = bytes(buffer[:stop])
             del buffer[:after]
-            response, fields = self._parse_head(head)
+            response, framing = self._parse_head(head)
             if 100 <= response.status < 200:
                 # Interim responses (100 Continue, 103 Early Hints) precede the
                 # final one and carry no body (RFC 9110 15.2). 101 would switch
@@ -368,7 +368,7 @@ class ResponseParser:
                         value=MAX_INTERIM_RESPONSES,
                     )
                 continue
-            return self._start_body(response, fields)
+            return self._start_body(response, framing)
 
     def _check_incomplete_head(self) -> None:
         buffer = self._buffer
@@ -395,11 +395,14 @@ class ResponseParser:
             value=self.limits.max_header_bytes,
         )
 
-    def _parse_head(self, head: bytes) -> Tuple[ResponseHead, List[Tuple[str, str]]]:
+    def _parse_head(self, head: bytes) -> Tuple[ResponseHead, Dict[str, List[str]]]:
+        """Return the head's event and the values of its `_FRAMING_FIELDS`."""
+        parsed = self._parse_crlf_head(head)
+        if parsed is not None:
+            return parsed
         # Bare LF line ends are accepted (RFC 9112 2.2); most heads have none,
         # and bytes.split is much faster than the regular expression.
-        is_crlf = head.count(b"\n") == head.count(b"\r\n")
-        lines = head.split(b"\r\n", 1) if is_crlf else _LINE_END.split(head)
+        lines = head.split(b"\r\n") if head.count(b"\n") == head.count(b"\r\n") else _LINE_END.split(head)
         status_line = lines[0]
         if len(status_line) > self.limits.max_line_bytes:
             raise LimitExceededError(
@@ -412,48 +415,42 @@ class ResponseParser:
             raise ProtocolError(
                 f"invalid status line {status_line[:80]!r}: expected 'HTTP/1.1 <status 100-999> <reason>'"
             )
-        version, status, reason = match.groups()
-        fields = None
-        if is_crlf:
-            fields = self._parse_crlf_fields(lines[1] if len(lines) > 1 else b"", len(head))
-            if fields is None:
-                lines = head.split(b"\r\n")
-        if fields is None:
-            fields = parse_fields(lines[1:], self.limits)
-        head_event = ResponseHead(
-            "HTTP/" + version.decode(), int(status), (reason or b"").decode("latin-1"), Headers(fields)
-        )
-        return head_event, fields
-
-    def _parse_crlf_fields(self, block: bytes, head_bytes: int) -> Optional[List[Tuple[str, str]]]:
-        """Return the fields of a typical head in two regular expression calls, or None.
-
-        ``block`` is the field lines of a head whose lines all end in CRLF.
-        They qualify when the head is no longer than one line may be and every
-        field line is valid. Any other head goes through `parse_fields` line
-        by line, which finds and reports what is wrong.
-        """
-        if not block:
-            return []
-        if head_bytes > self.limits.max_line_bytes:
-            return None
-        text = block.decode("latin-1") + "\r\n"
-        if not _FIELD_BLOCK.fullmatch(text):
-            return None
-        fields: List[Tuple[str, str]] = _FIELD_PAIRS.findall(text)
-        if len(fields) > self.limits.max_header_count:
-            return None
-        return fields
-
-    def _start_body(self, head: ResponseHead, fields: List[Tuple[str, str]]) -> Event:
-        self.head = head
-        # One pass over the fields finds the few that frame the body, so a
-        # response whose headers nobody reads never builds the Headers index.
+        fields = parse_fields(lines[1:], self.limits)
         framing: Dict[str, List[str]] = {}
         for name, value in fields:
             key = name.lower()
             if key in _FRAMING_FIELDS:
                 framing.setdefault(key, []).append(value)
+        return _head_event(match, Headers(fields)), framing
+
+    def _parse_crlf_head(self, head: bytes) -> Optional[Tuple[ResponseHead, Dict[str, List[str]]]]:
+        """Parse a typical head with a few calls into C, or return None.
+
+        A head qualifies when its lines all end in CRLF, it is no longer than
+        one line may be, its status line and every field line are valid, and
+        it has at most ``max_header_count`` fields. Any other head goes
+        through the line-by-line path of `_parse_head`, which finds and
+        reports what is wrong, in the order it checks.
+        """
+        if len(head) > self.limits.max_line_bytes:
+            return None
+        status_line, _, block = head.partition(b"\r\n")
+        match = _STATUS_LINE.fullmatch(status_line)
+        if match is None:
+            return None
+        if not block:
+            return _head_event(match, Headers()), {}
+        # The block regex admits no CR or LF inside a line, so a "\r\n" in
+        # the text always ends a field line and "\r\nname:" always starts one.
+        text = block.decode("latin-1") + "\r\n"
+        if not _FIELD_BLOCK.fullmatch(text) or text.count("\r\n") > self.limits.max_header_count:
+            return None
+        return _head_event(match, Headers.split_later(_FIELD_PAIRS.findall, text)), _find_framing(text)
+
+    def _start_body(self, head: ResponseHead, framing: Dict[str, List[str]]) -> Event:
+        # The framing fields come from the parse of the head, so a response
+        # whose headers nobody reads never builds the Headers index.
+        self.head = head
         self.content_codings = framing.get("content-encoding", [])
         values = framing.get
         connection = values("connection")
@@ -693,6 +690,30 @@ def _find_blank_line(buffer: bytearray, start: int) -> Tuple[int, int]:
     if stop and buffer[stop - 1] == 0x0D:
         stop -= 1
     return stop, after
+
+
+def _head_event(status: re.Match[bytes], headers: Headers) -> ResponseHead:
+    version, code, reason = status.groups()
+    return ResponseHead("HTTP/" + version.decode(), int(code), (reason or b"").decode("latin-1"), headers)
+
+
+# Each framing field with the text that starts its line in a lower-cased head.
+_FRAMING_NEEDLES = tuple((name, f"\r\n{name}:") for name in sorted(_FRAMING_FIELDS))
+
+
+def _find_framing(text: str) -> Dict[str, List[str]]:
+    """Return the values of `_FRAMING_FIELDS` in field lines that passed `_FIELD_BLOCK`, in order."""
+    lowered = "\r\n" + text.lower()
+    framing: Dict[str, List[str]] = {}
+    for name, needle in _FRAMING_NEEDLES:
+        start = lowered.find(needle)
+        while start != -1:
+            # Offsets in lowered are 2 past those in text, for its leading CRLF.
+            value_start = start + len(needle)
+            value_end = lowered.find("\r\n", value_start)
+            framing.setdefault(name, []).append(text[value_start - 2 : value_end - 2].strip(" \t"))
+            start = lowered.find(needle, value_end)
+    return framing
 
 
 def _tokens(values: Sequence[str]) -> List[str]:
