@@ -34,6 +34,8 @@ from tlskit import (
     UntrustedCertificateError,
 )
 from tlskit._certs import spki_pin
+from tlskit._headers import Headers
+from tlskit._response import Response
 
 StartServer = Callable[..., TLSServer]
 
@@ -379,6 +381,12 @@ def test_max_body_counts_decoded_bytes(start_server: StartServer, ca_file: str) 
         ('text/plain; charset="utf-8"', "café".encode(), "café"),
         ("application/json", '{"a": "é"}'.encode(), '{"a": "é"}'),
         ("text/plain; charset=no-such-codec", b"ok", "ok"),
+        # Python codecs that are no charset, and names that fail the lookup.
+        ("text/plain; charset=undefined", b"\xff\xfeok", "\ufffd\ufffdok"),
+        ("text/plain; charset=idna", b"\xff\xfeok", "\ufffd\ufffdok"),
+        ("text/plain; charset=punycode", b"\xffok", "\ufffdok"),
+        ("text/plain; charset=unicode_escape", b"\\x41", "\\x41"),
+        ("text/plain; charset=base64", b"b2s=", "b2s="),
     ],
 )
 def test_text_uses_charset(
@@ -386,6 +394,15 @@ def test_text_uses_charset(
 ) -> None:
     server = start_server(HTTPResponder({"/": (200, [("Content-Type", content_type)], body)}))
     assert tlskit.get(server.url("/"), cafile=ca_file).text == text
+
+
+@pytest.mark.parametrize("charset", ["undefined", "idna", "punycode", "utf\x00", "rot13", "x" * 5000])
+def test_text_falls_back_to_utf8(charset: str) -> None:
+    headers = Headers([("Content-Type", f"text/plain; charset={charset}")])
+    response = Response(
+        200, "OK", headers, "é\n".encode() + b"\xff", "https://example.test/", "HTTP/1.1", None
+    )
+    assert response.text == "é\n\ufffd"
 
 
 # Plain http, URLs and options.
@@ -538,3 +555,21 @@ def test_post_json_none_sends_nothing(
     assert body == b""
     assert request.headers["content-length"] == "0"
     assert "content-type" not in request.headers
+
+
+def test_raise_for_status_error(https_server: TLSServer, ca_file: str) -> None:
+    response = tlskit.get(https_server.url("/missing"), cafile=ca_file)
+    assert response.status == 404
+    assert not response.ok
+    with pytest.raises(tlskit.HTTPStatusError) as caught:
+        response.raise_for_status()
+    assert caught.value.status == 404
+    assert caught.value.response is response
+    assert caught.value.host == "127.0.0.1"
+    assert caught.value.port == https_server.port
+    assert str(caught.value) == f"{https_server.url('/missing')} returned HTTP 404 Not Found."
+
+
+def test_raise_for_status_passes_success(https_server: TLSServer, ca_file: str) -> None:
+    response = tlskit.get(https_server.url("/"), cafile=ca_file)
+    assert response.raise_for_status() is response

@@ -35,6 +35,7 @@ def test_default_context(ca_file: str) -> None:
     assert context.options & ssl.OP_NO_COMPRESSION
     assert context.options & ssl.OP_NO_RENEGOTIATION
     assert context.verify_flags & ssl.VERIFY_X509_STRICT
+    assert context.hostname_checks_common_name is False
     assert context.verify_flags & PARTIAL_CHAIN
     assert not context.verify_flags & ssl.VERIFY_CRL_CHECK_LEAF
     assert context.post_handshake_auth is not True

@@ -9,7 +9,13 @@ from typing import List
 import pytest
 
 from tlskit import DecodingError, LimitExceededError
-from tlskit._decoding import DECODE_PIECE_BYTES, MAX_CONTENT_ENCODINGS, make_decoder, parse_codings
+from tlskit._decoding import (
+    DECODE_PIECE_BYTES,
+    MAX_CONTENT_ENCODINGS,
+    RATIO_GRACE_BYTES,
+    make_decoder,
+    parse_codings,
+)
 from tlskit._http11 import DEFAULT_LIMITS, Limits
 
 TEXT = b"The quick brown fox jumps over the lazy dog. " * 200
@@ -96,16 +102,47 @@ def test_stacked_codings_are_limited() -> None:
 
 
 def test_bomb_stops_at_expansion_ratio() -> None:
-    bomb = gzip.compress(b"\0" * (32 * 1024 * 1024))
+    bomb = gzip.compress(b"\0" * (64 * 1024 * 1024))
     decoder = make_decoder(["gzip"], DEFAULT_LIMITS)
     assert decoder is not None
     with pytest.raises(LimitExceededError) as caught:
         for _ in decoder.decode(bomb):
             pass
     assert caught.value.limit == "max_expansion_ratio"
-    assert caught.value.value == 100
+    assert caught.value.value == 1000
     # Decoding stopped soon after the ratio was passed, not at the end of the bomb.
-    assert decoder.decoded_bytes <= 100 * len(bomb) + DECODE_PIECE_BYTES + 1024 * 1024
+    assert decoder.decoded_bytes <= 1000 * len(bomb) + DECODE_PIECE_BYTES
+
+
+def test_stacked_bomb_stops_past_grace() -> None:
+    # gzip inside gzip multiplies two ratios of about 1000.
+    bomb = gzip.compress(gzip.compress(b"\0" * (256 * 1024 * 1024)))
+    decoder = make_decoder(["gzip", "gzip"], DEFAULT_LIMITS)
+    assert decoder is not None
+    with pytest.raises(LimitExceededError) as caught:
+        for _ in decoder.decode(bomb):
+            pass
+    assert caught.value.limit == "max_expansion_ratio"
+    assert decoder.decoded_bytes <= RATIO_GRACE_BYTES + DECODE_PIECE_BYTES
+
+
+def log_lines(count: int) -> bytes:
+    return "".join(
+        f"2026-12-04T22:{i % 60:02d}:{i % 60:02d}Z INFO request handled status=200 path=/health\n"
+        for i in range(count)
+    ).encode()
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        pytest.param(log_lines(100_000), id="log-ratio-171"),
+        pytest.param(b"row,1\n" * 2_000_000, id="csv-ratio-685"),
+        pytest.param(b" " * (RATIO_GRACE_BYTES - 1), id="spaces-below-grace"),
+    ],
+)
+def test_ordinary_gzip_passes_default_limits(data: bytes) -> None:
+    assert decode(["gzip"], gzip.compress(data, 6)) == data
 
 
 def test_well_compressed_small_body_passes() -> None:

@@ -58,6 +58,7 @@ class Hierarchy(NamedTuple):
     rsa1024_leaf: Issued
     sha1_leaf: Issued
     no_san_leaf: Issued
+    common_name_leaf: Issued
 
 
 @pytest.fixture(scope="session")
@@ -122,6 +123,7 @@ def hierarchy(tmp_path_factory: pytest.TempPathFactory) -> Hierarchy:
         rsa1024_leaf=pki.issue("rsa1024-leaf", "/CN=localhost", leaf_extensions, root, key="rsa1024"),
         sha1_leaf=pki.issue("sha1-leaf", "/CN=localhost", leaf_extensions, root, digest="-sha1"),
         no_san_leaf=pki.issue("no-san-leaf", "/CN=other.test", LEAF_EXTENSIONS, root),
+        common_name_leaf=pki.issue("common-name-leaf", "/CN=localhost", LEAF_EXTENSIONS, root),
     )
 
 
@@ -303,9 +305,20 @@ def test_common_name_without_sans(
     assert error.cause is VerificationCause.HOSTNAME_MISMATCH
     assert error.chain[0].dns_names == ()
     assert (
-        "The server's certificate has no subjectAltName, and its common name 'other.test' does not match localhost"
+        "The server's certificate has no subjectAltName; its common name 'other.test' is not checked"
         in str(error)
     )
+
+
+def test_matching_common_name_without_sans_rejected(
+    hierarchy: Hierarchy, start_server: StartServer, responder: HTTPResponder
+) -> None:
+    server = serve(start_server, responder, server_context(hierarchy.pki, hierarchy.common_name_leaf))
+    error = fail(server.url("/", host="localhost"), HostnameMismatchError, cafile=hierarchy.root_file)
+    assert error.verify_code == 62
+    assert error.cause is VerificationCause.HOSTNAME_MISMATCH
+    assert "its common name 'localhost' is not checked" in str(error)
+    assert responder.requests == []
 
 
 def test_wildcard_matches_one_label(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import socket
 import ssl
+import struct
 import threading
 import time
 from typing import Callable
@@ -322,3 +323,113 @@ def test_slow_reader_cannot_stretch_upload(start_server: StartServer, ca_file: s
         stop.set()
     assert caught.value.phase == "total"
     assert caught.value.timeout == 0.5
+
+
+# Abnormal ends: only a TLS close_notify (or a clean TCP close for http)
+# ends a close-delimited body; a reset or an unclean close never does.
+
+CUT_BODIES = {
+    "close-delimited": (b"HTTP/1.1 200 OK\r\nContent-Type: text/csv\r\n\r\n" + b"row,1\n" * 1000, None),
+    "content-length": (b"HTTP/1.1 200 OK\r\nContent-Length: 9000\r\n\r\n" + b"row,1\n" * 1000, 9000),
+    "chunked": (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1770\r\n" + b"row,1\n" * 1000, None),
+}
+
+
+def reset_after(data: bytes, read: threading.Event) -> Callable[[socket.socket], None]:
+    """Return a handler that sends ``data`` and resets the TCP connection once ``read`` is set.
+
+    The client sets ``read`` after it has read ``data``: a reset that
+    arrives first makes the kernel drop the unread bytes.
+    """
+
+    def handler(sock: socket.socket) -> None:
+        read_request(sock, bytearray())
+        sock.sendall(data)
+        read.wait(SOCKET_TIMEOUT_SECONDS)
+        # A zero linger time makes close() send RST instead of FIN, and
+        # closing an SSLSocket never sends close_notify.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+
+    return handler
+
+
+def read_until_reset(url: str, read: threading.Event, **options: object) -> None:
+    """Stream ``url``, set ``read`` once 6000 body bytes arrived, and read on until the body ends."""
+    received = 0
+    with tlskit.Client(timeout=SOCKET_TIMEOUT_SECONDS, **options) as client, client.stream(url) as response:
+        for piece in response.iter_bytes():
+            received += len(piece)
+            if received >= 6000:
+                read.set()
+
+
+@pytest.mark.parametrize("framing", sorted(CUT_BODIES))
+@pytest.mark.parametrize("scheme", ["https", "http"])
+def test_reset_body_raises(start_server: StartServer, ca_file: str, framing: str, scheme: str) -> None:
+    # Python 3.9 and 3.13 report a reset under TLS as ConnectionResetError,
+    # 3.10 to 3.12 as SSLEOFError; a plain socket always as ConnectionResetError.
+    data, expected = CUT_BODIES[framing]
+    read = threading.Event()
+    if scheme == "https":
+        server = start_server(reset_after(data, read))
+        options = {"cafile": ca_file}
+    else:
+        server = start_server(reset_after(data, read), context=None)
+        options = {"allow_http": True}
+    with pytest.raises(IncompleteBodyError) as caught:
+        read_until_reset(server.url("/"), read, **options)
+    assert caught.value.expected == expected
+    assert caught.value.received == 6000
+    assert caught.value.port == server.port
+
+
+def test_clean_http_close_ends_body(start_server: StartServer) -> None:
+    server = start_server(scripted(b"HTTP/1.1 200 OK\r\n\r\nuntil the end"), context=None)
+    assert tlskit.get(server.url("/"), allow_http=True).body == b"until the end"
+
+
+def answer_once_then_reset(sock: ssl.SSLSocket) -> None:
+    """Respond to the first request, then read the next one and reset the connection."""
+    buffer = bytearray()
+    if read_request(sock, buffer) is None:
+        return
+    sock.sendall(response_bytes(200, [], b"first"))
+    read_request(sock, buffer)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+
+
+def test_reset_before_response_retried(start_server: StartServer, ca_file: str) -> None:
+    server = start_server(answer_once_then_reset)
+    with tlskit.Client(cafile=ca_file) as client:
+        assert client.get(server.url("/")).body == b"first"
+        assert client.get(server.url("/")).body == b"first"
+        with pytest.raises(RemoteDisconnectedError):
+            client.post(server.url("/"), body=b"x")
+    assert server.connections == 2
+
+
+def corrupt_record_after(data: bytes) -> Callable[[ssl.SSLSocket], None]:
+    """Return a handler that sends ``data`` over TLS, then a record that does not decrypt."""
+
+    def handler(sock: ssl.SSLSocket) -> None:
+        read_request(sock, bytearray())
+        sock.sendall(data)
+        # An application-data record of 32 bytes that no key decrypts.
+        raw = socket.socket(fileno=sock.detach())
+        with raw:
+            raw.sendall(b"\x17\x03\x03\x00\x20" + bytes(range(32)))
+            raw.recv(1)
+
+    return handler
+
+
+@pytest.mark.parametrize(
+    "data", [b"", b"HTTP/1.1 200 OK\r\n", b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npartial"]
+)
+def test_corrupt_record_is_protocol_error(start_server: StartServer, ca_file: str, data: bytes) -> None:
+    server = start_server(corrupt_record_after(data))
+    with pytest.raises(ProtocolError) as caught:
+        tlskit.get(server.url("/"), cafile=ca_file, timeout=SOCKET_TIMEOUT_SECONDS)
+    assert type(caught.value) is ProtocolError
+    assert "DECRYPTION_FAILED_OR_BAD_RECORD_MAC" in str(caught.value)
+    assert caught.value.port == server.port

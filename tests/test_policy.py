@@ -186,6 +186,7 @@ def test_server_hostname_normalised(value: str, expected: str) -> None:
         ({"server_hostname": "bad name"}, "server_hostname", "'bad name' is not a valid host name"),
         ({"server_hostname": "127.1"}, "server_hostname", "'127.1' is not a valid host name"),
         ({"server_hostname": "a" * 64 + ".test"}, "server_hostname", "not a valid host name"),
+        ({"server_hostname": "fa\u00df.example"}, "server_hostname", "A-label form (xn--...)"),
         ({"keylog_file": "k", "keylog_from_env": True}, "keylog_from_env", "Set one of them"),
         ({"keylog_from_env": True, "trust_env": False}, "keylog_from_env", "trust_env=False forbids"),
     ],

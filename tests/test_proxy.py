@@ -105,6 +105,11 @@ BYPASS = [
     ("bücher.test", "https://bücher.test/", True),
     ("", "https://example.test/", False),
     (" , ,", "https://example.test/", False),
+    # An invalid port makes the entry match no host, and never raises.
+    ("example.test:" + "1" * 5000, "https://example.test/", False),
+    ("[::1]:" + "1" * 5000, "https://[::1]/", True),
+    ("example.test:\u0661\u0662", "https://example.test:12/", False),
+    ("fa\u00df.test", "https://fass.test/", False),
 ]
 
 

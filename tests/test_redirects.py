@@ -46,6 +46,11 @@ RESOLVED = [
     ("g/../h", "https://a.test/b/c/h"),
     ("HTTPS://Other.test:8443/x", "https://Other.test:8443/x"),
     ("/a%2Fb/%2e%2e/c", "https://a.test/a%2Fb/%2e%2e/c"),
+    # The base's scheme without "//" has no authority: a relative reference.
+    ("https:g", "https://a.test/b/c/g"),
+    ("HTTPS:/g", "https://a.test/g"),
+    ("https:127.0.0.1:1/x", "https://a.test/b/c/127.0.0.1:1/x"),
+    ("https:evil.test/x?y", "https://a.test/b/c/evil.test/x?y"),
 ]
 
 
@@ -103,6 +108,11 @@ def test_next_url_refuses_http() -> None:
         ("https://a.test/\tx", "not a valid URL"),
         ("https:///nohost", "not a valid URL"),
         ("https://user:secret@a.test/", "carries credentials"),
+        ("https://a.test:" + "1" * 5000 + "/", "is not a number from 1 to 65535"),
+        ("https://a.test:\u0661\u0662/", "is not a number from 1 to 65535"),
+        # faß as a server sends it: UTF-8 bytes, read as Latin-1 header text.
+        ("https://fa\u00c3\u009f.test/", "A-label"),
+        ("https://[::1%41]/", "'%25'"),
     ],
 )
 def test_invalid_location_refused(location: str, text: str) -> None:
@@ -110,6 +120,21 @@ def test_invalid_location_refused(location: str, text: str) -> None:
         follow(location)
     assert text in str(caught.value)
     assert "secret" not in str(caught.value)
+
+
+def test_other_scheme_without_host_refused() -> None:
+    with pytest.raises(RedirectError) as caught:
+        follow("http:evil.test/x", allow_http=True)
+    assert caught.value.location == "http:evil.test/x"
+    assert "without a host" in str(caught.value)
+
+
+def test_long_location_cut_in_message() -> None:
+    location = "https://a.test:" + "1" * 5000 + "/"
+    with pytest.raises(RedirectError) as caught:
+        follow(location)
+    assert caught.value.location == location
+    assert len(str(caught.value)) < 1000
 
 
 @pytest.mark.parametrize(
@@ -194,6 +219,20 @@ def test_redirect_method_and_body(
         assert sent == b""
         assert "content-type" not in followed.headers
         assert "content-length" not in followed.headers
+    assert server.connections == 1
+
+
+def test_location_scheme_without_slashes_stays(
+    redirect_server: Tuple[TLSServer, HTTPResponder], ca_file: str
+) -> None:
+    # "https:127.0.0.1:1/final" has no authority, so it names a path here,
+    # never port 1 of 127.0.0.1.
+    server, responder = redirect_server
+    responder.routes["/a/start"] = redirect(302, "https:127.0.0.1:1/final")
+    responder.routes["/a/127.0.0.1:1/final"] = (200, [], b"same origin")
+    response = tlskit.get(server.url("/a/start"), cafile=ca_file)
+    assert response.body == b"same origin"
+    assert response.url == server.url("/a/127.0.0.1:1/final")
     assert server.connections == 1
 
 

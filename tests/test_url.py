@@ -18,6 +18,10 @@ ACCEPTED = [
     ("https://[::1]:4443/x", "::1", 4443, "/x", "[::1]:4443"),
     ("https://[0:0:0:0:0:0:0:1]/", "::1", 443, "/", "[::1]"),
     ("https://bücher.example/", "xn--bcher-kva.example", 443, "/", "xn--bcher-kva.example"),
+    ("https://B\u00dcCHER.example/", "xn--bcher-kva.example", 443, "/", "xn--bcher-kva.example"),
+    ("https://\uff21\uff22.example/", "ab.example", 443, "/", "ab.example"),
+    ("https://xn--fa-hia.example/", "xn--fa-hia.example", 443, "/", "xn--fa-hia.example"),
+    ("https://example.test:00443/", "example.test", 443, "/", "example.test"),
     ("https://example.test./", "example.test.", 443, "/", "example.test."),
     ("https://example.test/caf%C3%A9", "example.test", 443, "/caf%C3%A9", "example.test"),
     ("https://example.test/café", "example.test", 443, "/caf%C3%A9", "example.test"),
@@ -53,6 +57,14 @@ def test_zone_id_kept_off_the_wire() -> None:
     assert parsed.authority == "[fe80::1]:8443"
 
 
+def test_long_url_cut_in_message() -> None:
+    url = "https://example.test:" + "1" * 5000 + "/"
+    with pytest.raises(InvalidURLError) as caught:
+        parse_url(url)
+    assert f"({len(url)} characters)" in str(caught.value)
+    assert len(str(caught.value)) < 1000
+
+
 def test_userinfo_is_kept_but_not_in_authority() -> None:
     parsed = parse_url("https://user:secret@example.test/")
     assert parsed.userinfo == "user:secret"
@@ -84,6 +96,20 @@ REJECTED = [
     ("https://127.1/", "neither a dotted-quad"),
     ("https://0x7f.0.0.1/", "neither a dotted-quad"),
     ("https://" + "a" * 64 + ".test/", "not a valid host name"),
+    ("https://example.test:" + "1" * 5000 + "/", "port '11111111111111111111... (5000 characters)'"),
+    ("https://example.test:\u0661\u0662/", "port '\u0661\u0662'"),
+    ("https://example.test:\uff18\uff14\uff14\uff13/", "is not a number from 1 to 65535"),
+    ("https://example.test:123456/", "port '123456'"),
+    # A zone id needs the escaped "%25" (RFC 6874), and a name after it.
+    ("https://[fe80::1%eth0]/", "'%25'"),
+    ("https://[::1%41]/", "'%25'"),
+    ("https://[::1%25]/", "invalid IPv6 zone id ''"),
+    ("https://[::1%25%41]/", "invalid IPv6 zone id '%41'"),
+    # IDNA 2003 would map these labels to another host than IDNA 2008 names.
+    ("https://fa\u00df.example/", "would become 'fass'"),
+    ("https://\u03c3\u03cc\u03bb\u03bf\u03c2.example/", "A-label"),
+    ("https://a\u200db.example/", "A-label"),
+    ("https://a\u200cb.example/", "A-label"),
 ]
 
 

@@ -197,12 +197,13 @@ def _hostname(facts: Facts) -> Finding:
     if names:
         summary = f"the server's certificate is for {', '.join(names)}, not {facts.host}"
     else:
-        # Without subjectAltName, Python's check falls back to the common name.
+        # tlskit turns off the common-name fallback, so a certificate without
+        # subjectAltName names no host at all.
         common_name = _common_name(leaf.subject)
         if common_name:
             summary = (
-                f"the server's certificate has no subjectAltName, and its common name {common_name!r} "
-                f"does not match {facts.host}"
+                f"the server's certificate has no subjectAltName; its common name {common_name!r} is not "
+                "checked, because host names belong in subjectAltName (RFC 6125)"
             )
         else:
             summary = "the server's certificate has no subjectAltName and no common name, so it names no host"

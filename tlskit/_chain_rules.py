@@ -262,8 +262,8 @@ def names_host(cert: PeerCertificate, host: str) -> bool:
 
     An IP address must be among the IP SANs. A name matches a DNS SAN
     exactly or through a wildcard that stands for the whole leftmost label.
-    A certificate without DNS SANs is matched on its common name, as Python
-    does by default (``SSLContext.hostname_checks_common_name``).
+    The common name is never matched, because tlskit's contexts turn off
+    ``SSLContext.hostname_checks_common_name``.
     """
     try:
         address = ipaddress.ip_address(host)
@@ -272,8 +272,7 @@ def names_host(cert: PeerCertificate, host: str) -> bool:
     if address is not None:
         return any(_same_address(address, text) for text in cert.ip_addresses)
     wanted = host.rstrip(".").lower()
-    candidates = cert.dns_names or tuple(_common_names(cert.subject))
-    return any(_dns_match(pattern.lower(), wanted) for pattern in candidates)
+    return any(_dns_match(pattern.lower(), wanted) for pattern in cert.dns_names)
 
 
 def _same_address(address: Any, text: str) -> bool:
@@ -288,7 +287,3 @@ def _dns_match(pattern: str, host: str) -> bool:
         return pattern == host
     first, _, rest = host.partition(".")
     return bool(first) and rest == pattern[2:]
-
-
-def _common_names(subject: str) -> List[str]:
-    return [part[3:] for part in subject.split(",") if part.startswith("CN=")]

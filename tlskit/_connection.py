@@ -34,7 +34,12 @@ from ._errors import (
     VerificationError,
     format_address,
 )
-from ._handshake import explain_handshake_failure, map_handshake_error, negotiated_cipher
+from ._handshake import (
+    CLIENT_CERTIFICATE_ALERTS,
+    explain_handshake_failure,
+    map_handshake_error,
+    negotiated_cipher,
+)
 from ._http11 import BODY_UNTIL_CLOSE, ResponseParser
 from ._log import get_logger
 from ._pinning import PeerOptions, resumed_chain
@@ -268,34 +273,51 @@ class Connection:
         except socket.timeout as exc:
             raise deadline.expired(phase, self.host, self.port) from exc
         except ssl.SSLError as exc:
-            if not is_unclean_eof(exc):
-                raise self._map_read_error(exc) from exc
-            # The server closed TCP without a TLS close_notify. Framed bodies
-            # detect the cut themselves; a close-delimited body cannot tell a
-            # truncation from the end, so it is reported as incomplete.
-            if parser.state == BODY_UNTIL_CLOSE:
-                raise IncompleteBodyError(
-                    f"connection to {format_address(self.host, self.port)} closed without a TLS close_notify after "
-                    f"{parser.body_received} body bytes, so the body may be truncated",
-                    received=parser.body_received,
-                    host=self.host,
-                    port=self.port,
-                ) from exc
-            return 0
+            if is_unclean_eof(exc):
+                return self._end_abnormally(parser, exc, "closed without a TLS close_notify")
+            if isinstance(exc, ssl.SSLSyscallError):
+                return self._end_abnormally(parser, exc, f"broke ({exc})")
+            raise self._map_read_error(exc, parser) from exc
         except OSError as exc:
-            # A reset is an end of stream like any other: the parser decides
-            # whether the response was complete at this point.
+            # A reset, or a broken pipe when OpenSSL writes during a read (TLS
+            # 1.3 post-handshake messages), is never a clean end of the stream.
             log.debug("read from %s failed: %s", format_address(self.host, self.port), exc)
-            return 0
+            return self._end_abnormally(parser, exc, f"was reset ({exc.strerror or exc})")
 
-    def _map_read_error(self, exc: ssl.SSLError) -> Exception:
-        mapped = map_handshake_error(exc, self.host, self.port, policy=self.policy)
-        if self.requests == 1 and isinstance(mapped, HandshakeError) and mapped.reason:
-            # A TLS 1.3 server rejects a client certificate after the handshake,
-            # so its alert only arrives on the first read.
-            return mapped
+    def _end_abnormally(self, parser: ResponseParser, exc: OSError, how: str) -> int:
+        """Handle a stream that ended without a TLS close_notify (or a clean TCP close for http).
+
+        Returns 0 for the parser to treat as the end of the stream when the
+        framing itself shows whether the response is complete: a head, a
+        Content-Length or a chunked body. An empty head then becomes
+        `RemoteDisconnectedError`, so a stale pooled connection is still
+        retried, and a cut framed body becomes `IncompleteBodyError`.
+
+        Raises:
+            IncompleteBodyError: the body is close-delimited, so only a clean
+                close could have ended it and this end may be a truncation.
+        """
+        if parser.state != BODY_UNTIL_CLOSE:
+            return 0
+        raise IncompleteBodyError(
+            f"connection to {format_address(self.host, self.port)} {how} after {parser.body_received} body "
+            "bytes, so the body may be truncated",
+            received=parser.body_received,
+            host=self.host,
+            port=self.port,
+        ) from exc
+
+    def _map_read_error(self, exc: ssl.SSLError, parser: ResponseParser) -> Exception:
+        # A TLS 1.3 server checks the client certificate after the handshake,
+        # so its alert arrives on the first read, before any response byte.
+        # Any other TLS error on a read broke an established stream.
+        if self.requests == 1 and not parser.has_input and exc.reason in CLIENT_CERTIFICATE_ALERTS:
+            cipher = negotiated_cipher(self.sock) if isinstance(self.sock, ssl.SSLSocket) else None
+            return map_handshake_error(exc, self.host, self.port, policy=self.policy, chosen_cipher=cipher)
+        received = f" after {parser.body_received} body bytes" if parser.head is not None else ""
         return ProtocolError(
-            f"TLS error while reading from {format_address(self.host, self.port)}: {exc}",
+            f"TLS error while reading the response from {format_address(self.host, self.port)}{received}: "
+            f"{exc}. The connection was corrupted or cut in transit. Retry the request.",
             host=self.host,
             port=self.port,
         )
@@ -313,8 +335,12 @@ class Connection:
             self._timeout = PENDING_ALERT_TIMEOUT_SECONDS
             self.sock.recv(1)
         except ssl.SSLError as exc:
-            mapped = map_handshake_error(exc, self.host, self.port, policy=self.policy)
-            if isinstance(mapped, HandshakeError) and mapped.reason:
+            if exc.reason in CLIENT_CERTIFICATE_ALERTS:
+                cipher = negotiated_cipher(self.sock) if isinstance(self.sock, ssl.SSLSocket) else None
+                mapped = map_handshake_error(
+                    exc, self.host, self.port, policy=self.policy, chosen_cipher=cipher
+                )
+                assert isinstance(mapped, HandshakeError)
                 return mapped
         except OSError:
             pass

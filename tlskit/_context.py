@@ -161,6 +161,10 @@ def _configure_verification(context: ssl.SSLContext, policy: TLSPolicy) -> None:
     context.verify_flags = flags
     # The policy allows check_hostname=False with verify=True only with pins.
     context.check_hostname = policy.check_hostname
+    # The subject's common name is never matched as a host name: RFC 6125
+    # 6.4.4 deprecates it and browsers stopped doing it in 2017. Python keeps
+    # the fallback on by default for certificates without subjectAltName.
+    context.hostname_checks_common_name = False
 
     # 5. Trust anchors and CRLs.
     load_trust(context, policy)

@@ -31,9 +31,12 @@ MAX_CONTENT_ENCODINGS = 5
 # The largest piece a decoding step returns at once.
 DECODE_PIECE_BYTES = 64 * 1024
 
-# The expansion ratio is checked only past this many decoded bytes, so small
-# bodies that compress very well (a run of spaces, an empty JSON array) pass.
-RATIO_GRACE_BYTES = 1024 * 1024
+# The expansion ratio is checked only past this many decoded bytes. Below it,
+# a body that compresses very well (a run of spaces, a padded JSON document)
+# costs little whatever its ratio, and above it a bomb is stopped before it
+# has produced much. A bigger body of ordinary text stays far below the
+# default ratio: repetitive logs and CSV gzip about 150 to 700 times.
+RATIO_GRACE_BYTES = 8 * 1024 * 1024
 
 _GZIP_WBITS = 16 + 15  # zlib's window bits for a gzip header and trailer
 _ZLIB_WBITS = 15  # zlib header (RFC 1950)

@@ -315,8 +315,16 @@ class HTTPStatusError(TLSKitError):
         response: the response itself.
     """
 
-    def __init__(self, message: str, *, status: int, response: object) -> None:
-        super().__init__(message)
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        response: object,
+        host: Optional[str] = None,
+        port: Optional[int] = None,
+    ) -> None:
+        super().__init__(message, host=host, port=port)
         self.status = status
         self.response = response
 

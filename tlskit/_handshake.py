@@ -175,6 +175,24 @@ _HANDSHAKE_REASONS: Dict[str, Tuple[Type[HandshakeError], str]] = {
     ),
 }
 
+# Alerts that a TLS 1.3 server sends when it rejects the client certificate.
+# It checks the certificate after the client has finished its side of the
+# handshake, so the alert arrives on the client's first read or write instead.
+CLIENT_CERTIFICATE_ALERTS = frozenset(
+    {
+        "TLSV13_ALERT_CERTIFICATE_REQUIRED",
+        "TLSV1_ALERT_UNKNOWN_CA",
+        "TLSV1_ALERT_ACCESS_DENIED",
+        "TLSV1_ALERT_DECRYPT_ERROR",
+        "SSLV3_ALERT_BAD_CERTIFICATE",
+        "SSLV3_ALERT_CERTIFICATE_UNKNOWN",
+        "SSLV3_ALERT_CERTIFICATE_EXPIRED",
+        "SSLV3_ALERT_CERTIFICATE_REVOKED",
+        "SSLV3_ALERT_UNSUPPORTED_CERTIFICATE",
+        "SSLV3_ALERT_HANDSHAKE_FAILURE",
+    }
+)
+
 _PROBED_REASONS = frozenset(
     {
         "UNSUPPORTED_PROTOCOL",

@@ -48,15 +48,18 @@ class Limits(NamedTuple):
         max_decoded_bytes: maximum size of a body after undoing gzip or deflate, or None
             for no limit; ``max_body`` applies as well.
         max_expansion_ratio: maximum decoded bytes per encoded byte, checked once
-            a body passes 1 MiB decoded. gzip's ratio peaks near 1000 for a run
-            of one byte value, while text and JSON rarely pass 20.
+            a body passes 8 MiB decoded. One layer of deflate cannot pass about
+            1032 (each 258-byte match costs at least 2 bits), and only content
+            that is nearly one short pattern repeated gets near that, while
+            stacked codings multiply their ratios. Repetitive text and logs
+            gzip about 150 to 700 times.
     """
 
     max_line_bytes: int = 16 * 1024
     max_header_count: int = 100
     max_header_bytes: int = 64 * 1024
     max_decoded_bytes: Optional[int] = 1024 * 1024 * 1024
-    max_expansion_ratio: int = 100
+    max_expansion_ratio: int = 1000
 
 
 DEFAULT_LIMITS = Limits()
@@ -293,6 +296,17 @@ class ResponseParser:
     def has_leftover(self) -> bool:
         """Whether bytes arrived beyond the end of the response; cheaper than `leftover`."""
         return self._direct is not None or bool(self._buffer)
+
+    @property
+    def has_input(self) -> bool:
+        """Whether any response byte, or the end of the stream, has been fed."""
+        return bool(
+            self.state != HEAD
+            or self._buffer
+            or self._direct is not None
+            or self._interim_responses
+            or self._eof
+        )
 
     @property
     def leftover(self) -> bytes:

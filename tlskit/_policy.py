@@ -21,6 +21,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any, Callable, Mapping, Optional, Sequence, Tuple, Union
 
 from ._errors import PolicyError
+from ._url import idna_encode
 from ._versions import (
     LOWEST_MODERN_VERSION,
     CipherProfile,
@@ -102,13 +103,10 @@ def normalize_server_hostname(value: object) -> str:
 
     name = text[:-1] if text.endswith(".") else text
     try:
-        if not name.isascii():
-            name = name.encode("idna").decode("ascii")
-        name = name.lower()
-    except UnicodeError as exc:
+        name = idna_encode(name).lower()
+    except ValueError as exc:
         raise PolicyError(
-            f"invalid TLSPolicy.server_hostname: {value!r} is not a valid IDNA host name ({exc}).",
-            field="server_hostname",
+            f"invalid TLSPolicy.server_hostname {value!r}: {exc}.", field="server_hostname"
         ) from None
     last_label = name.rsplit(".", 1)[-1]
     if len(name) > _MAX_HOST_NAME_CHARS or not _HOST_NAME.fullmatch(name) or last_label.isdigit():

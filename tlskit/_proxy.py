@@ -45,7 +45,7 @@ from ._http11 import NEED_DATA, EndOfResponse, Limits, ResponseHead, ResponsePar
 from ._log import get_logger
 from ._policy import TLSPolicy
 from ._timeouts import Deadline
-from ._url import URL, basic_authorization, parse_url, redact_userinfo
+from ._url import URL, basic_authorization, idna_encode, parse_port, parse_url, redact_userinfo
 
 log = get_logger(__name__)
 
@@ -154,23 +154,24 @@ def _parse_no_proxy_entry(entry: str) -> NoProxyEntry:
     port = None
     if entry.startswith("["):
         address, _, rest = entry[1:].partition("]")
-        if rest.startswith(":") and rest[1:].isdigit():
-            port = int(rest[1:])
+        if rest.startswith(":"):
+            port = parse_port(rest[1:])
         entry = address
     elif entry.count(":") == 1:
         host, _, port_text = entry.partition(":")
-        if port_text.isdigit():
-            entry, port = host, int(port_text)
+        port = parse_port(port_text)
+        if port is not None:
+            entry = host
     try:
         return None, ipaddress.ip_network(entry, strict=False), port
     except ValueError:
         pass
     suffix = entry.lstrip("*").strip(".")
-    if not suffix.isascii():
-        try:
-            suffix = suffix.encode("idna").decode("ascii")
-        except UnicodeError:
-            pass
+    try:
+        suffix = idna_encode(suffix)
+    except ValueError:
+        # Kept as it is, it matches no host: URL hosts are A-labels.
+        pass
     return suffix, None, port
 
 

@@ -2,7 +2,10 @@
 
 `next_url` resolves a Location against the URL that returned it (RFC 3986
 5.2), whether absolute, scheme-relative (``//host/path``) or relative, and
-validates the result as strictly as a URL the caller passed. Escapes already
+validates the result as strictly as a URL the caller passed. A Location such
+as ``https:host/x``, with a scheme but no ``//``, has no authority: with
+the current scheme it is a relative path, as browsers resolve it, and with
+another scheme it is rejected. Escapes already
 in the Location (``%2F``) are sent as they are, never decoded; raw UTF-8 and
 spaces are percent-encoded. A Location whose scheme is not https, or not
 http when the caller allows it, is rejected with `RedirectError`.
@@ -22,7 +25,7 @@ from typing import List, Tuple
 
 from ._errors import InvalidURLError, RedirectError
 from ._request import RequestSpec, make_spec
-from ._url import URL, parse_url
+from ._url import URL, parse_url, shorten
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 
@@ -69,8 +72,16 @@ def resolve_reference(base: URL, reference: str) -> str:
     assert match is not None  # Every group is optional, so any string matches.
     scheme, authority, path, query = match.groups()
     base_path, _, base_query = base.target.partition("?")
+    if scheme is not None and authority is None and scheme.lower() == base.scheme:
+        # "https:path" has no authority (RFC 3986 3.2). Like browsers and the
+        # RFC's non-strict resolution (5.2.2), it is a relative reference on the
+        # current origin, never a host and port read from the path.
+        scheme = None
     if scheme is not None:
         scheme = scheme.lower()
+        if authority is None:
+            # Another scheme without an authority names no host; parse_url rejects it.
+            return f"{scheme}:{path}{query or ''}"
     elif authority is not None:
         scheme = base.scheme
     else:
@@ -113,20 +124,26 @@ def next_url(current: URL, location: str, *, allow_http: bool, history: List[obj
     def rejected(text: str) -> RedirectError:
         return RedirectError(text, location=location, history=history, host=current.host, port=current.port)
 
+    shown = shorten(location)
     target = resolve_reference(current, _percent_encode_raw(location.strip()))
     scheme = target.partition(":")[0]
     if scheme == "http" and not allow_http:
         raise rejected(
-            f"rejected redirect from {current} to {location!r}: it leaves https for plain http, where the "
+            f"rejected redirect from {current} to {shown!r}: it leaves https for plain http, where the "
             "request and the response can be read and changed. Pass allow_http=True to follow it."
         )
     if scheme not in ("https", "http"):
-        raise rejected(f"rejected redirect from {current} to {location!r}: scheme {scheme!r} is not https.")
+        raise rejected(f"rejected redirect from {current} to {shown!r}: scheme {scheme!r} is not https.")
+    if not target.startswith(f"{scheme}://"):
+        raise rejected(
+            f"invalid redirect from {current}: Location {shown!r} names the scheme {scheme!r} without a host. "
+            "A redirect to another scheme needs '//host' after the colon."
+        )
     try:
         url = parse_url(target, allow_http=allow_http)
     except InvalidURLError as exc:
         raise rejected(
-            f"invalid redirect from {current}: Location {location!r} is not a valid URL ({exc.message})"
+            f"invalid redirect from {current}: Location {shown!r} is not a valid URL. {exc.message}"
         ) from exc
     if url.userinfo is not None:
         raise rejected(

@@ -11,6 +11,25 @@ from typing import Any, List, Optional, Sequence
 from ._connection import TLSInfo
 from ._errors import HTTPStatusError
 from ._headers import Headers
+from ._url import parse_url
+
+# Python codecs that str.decode accepts but that are no charset a server can
+# mean: they fail on errors="replace", or interpret escapes and labels.
+_NON_CHARSET_CODECS = frozenset({"idna", "punycode", "unicode-escape", "raw-unicode-escape", "undefined"})
+
+
+def decode_text(body: bytes, charset: str) -> str:
+    """Decode ``body`` with ``charset``, or with UTF-8 when that is no usable charset; never raise."""
+    import codecs  # Deferred: most responses are never read as text.
+
+    try:
+        if codecs.lookup(charset).name not in _NON_CHARSET_CODECS:
+            return body.decode(charset, errors="replace")
+    except (LookupError, ValueError):
+        # LookupError: no such codec, or a bytes-to-bytes one such as base64.
+        # ValueError: a name with a NUL, or a codec that rejects "replace".
+        pass
+    return body.decode("utf-8", errors="replace")
 
 
 class BaseResponse:
@@ -65,10 +84,13 @@ class BaseResponse:
     def raise_for_status(self) -> Any:
         """Return the response, or raise `HTTPStatusError` for a status of 400 or more."""
         if self.status >= 400:
+            url = parse_url(self.url, allow_http=True)
             raise HTTPStatusError(
                 f"{self.url} returned HTTP {self.status} {self.reason}".rstrip() + ".",
                 status=self.status,
                 response=self,
+                host=url.host,
+                port=url.port,
             )
         return self
 
@@ -105,11 +127,13 @@ class Response(BaseResponse):
 
     @property
     def text(self) -> str:
-        """The body decoded with `encoding`; undecodable bytes become U+FFFD."""
-        try:
-            return self.body.decode(self.encoding, errors="replace")
-        except LookupError:
-            return self.body.decode("utf-8", errors="replace")
+        """The body decoded with `encoding`; undecodable bytes become U+FFFD.
+
+        A charset that Python does not know, or that is no text charset but
+        one of Python's own codecs (such as ``idna`` or ``unicode_escape``),
+        is replaced by UTF-8.
+        """
+        return decode_text(self.body, self.encoding)
 
     def json(self, **kwargs: Any) -> Any:
         """Parse the body as JSON (UTF-8, -16 or -32, as RFC 8259 allows).

@@ -4,7 +4,10 @@
 onto the wire: control characters, spaces and backslashes are rejected before
 anything else happens, the host is checked character by character, and the
 path and query are percent-encoded where RFC 3986 does not allow a raw byte.
-Escapes already present (``%2F``) are kept exactly as given.
+Escapes already present (``%2F``) are kept exactly as given. Unicode host
+names become A-labels through Python's IDNA 2003 codec, except labels that
+it would turn into another name than IDNA 2008 does (ß, ς, ZWJ, ZWNJ),
+which are rejected.
 """
 
 from __future__ import annotations
@@ -32,6 +35,13 @@ _HOST_NAME = re.compile(
 )
 _MAX_HOST_NAME_CHARS = 253
 _ZONE_ID = re.compile(r"[A-Za-z0-9\-._~]+")
+# Untrusted text, such as a Location header, is cut to this many characters in messages.
+MAX_SHOWN_CHARS = 200
+# Ports have at most 5 digits. Longer digit strings are rejected before int()
+# sees them, so Python's limit on digits converted to int is never reached.
+_MAX_PORT_DIGITS = 5
+# The label separators that Python's IDNA codec accepts (RFC 3490 3.1).
+_IDNA_DOTS = re.compile("[.\u3002\uff0e\uff61]")
 
 
 class URL(NamedTuple):
@@ -109,6 +119,13 @@ def redact_userinfo(url: str) -> str:
     return f"{scheme}{separator}{user}:***@{hostport}{rest[end:]}"
 
 
+def shorten(text: str, limit: int = MAX_SHOWN_CHARS) -> str:
+    """Return ``text`` cut to ``limit`` characters for a message, saying how long it was."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text)} characters)"
+
+
 def parse_url(url: str, *, allow_http: bool = False) -> URL:
     """Parse and validate an absolute http(s) URL.
 
@@ -122,7 +139,7 @@ def parse_url(url: str, *, allow_http: bool = False) -> URL:
     """
     if not isinstance(url, str):
         raise InvalidURLError(f"invalid URL {url!r}: expected a str, got {type(url).__name__}.")
-    text, url = url, redact_userinfo(url)
+    text, url = url, shorten(redact_userinfo(url))
     bad = _FORBIDDEN.search(text)
     if bad:
         raise InvalidURLError(
@@ -161,10 +178,20 @@ def _parse_host_port(hostport: str, scheme: str, url: str) -> Tuple[str, Optiona
         if port_text and not port_text.startswith(":"):
             raise InvalidURLError(f"invalid URL {url!r}: unexpected {port_text!r} after the IPv6 address.")
         port_text = port_text[1:]
-        literal, _, zone_text = literal.partition("%25")
-        if zone_text:
+        # RFC 6874: a zone id follows the address as "%25" (an escaped "%").
+        # A raw "%" would make ipaddress keep the zone inside the host.
+        literal, escaped, zone_text = literal.partition("%25")
+        if "%" in literal:
+            raise InvalidURLError(
+                f"invalid URL {url!r}: a zone id in a URL is written after '%25', the escaped '%' "
+                "(RFC 6874), such as https://[fe80::1%25eth0]/.",
+            )
+        if escaped:
             if not _ZONE_ID.fullmatch(zone_text):
-                raise InvalidURLError(f"invalid URL {url!r}: invalid IPv6 zone id {zone_text!r}.")
+                raise InvalidURLError(
+                    f"invalid URL {url!r}: invalid IPv6 zone id {zone_text!r}. Write an interface name or "
+                    "number after '%25', such as https://[fe80::1%25eth0]/.",
+                )
             zone = zone_text
         try:
             host = ipaddress.IPv6Address(literal).compressed
@@ -191,23 +218,68 @@ def _parse_host_port(hostport: str, scheme: str, url: str) -> Tuple[str, Optiona
     return host, None, port, False
 
 
+def parse_port(text: str) -> Optional[int]:
+    """Return the port that ``text`` names, or None unless it is 1 to 5 ASCII digits for 1 to 65535."""
+    if not text.isascii() or not text.isdigit() or len(text) > _MAX_PORT_DIGITS:
+        return None
+    port = int(text)
+    return port if 1 <= port <= 65535 else None
+
+
 def _parse_port(text: str, scheme: str, url: str) -> int:
     if not text:
         return DEFAULT_PORTS[scheme]
-    if not text.isdigit() or not text.isascii() or not 1 <= int(text) <= 65535:
-        raise InvalidURLError(f"invalid URL {url!r}: port {text!r} is not a number from 1 to 65535.")
-    return int(text)
+    port = parse_port(text)
+    if port is None:
+        raise InvalidURLError(
+            f"invalid URL {url!r}: port {shorten(text, 20)!r} is not a number from 1 to 65535."
+        )
+    return port
+
+
+def idna_encode(host: str) -> str:
+    """Return ``host`` with its Unicode labels turned into IDNA A-labels (``xn--...``).
+
+    Python's ``idna`` codec implements IDNA 2003, which maps some characters
+    to others before encoding: ß to ss, ς to σ, and it drops ZWJ and ZWNJ.
+    IDNA 2008 and browsers keep them, so for such a label the codec's name
+    is another host than the one the caller named. Labels whose mapping
+    changes more than letter case and NFKC compatibility forms are rejected.
+
+    Raises:
+        ValueError: a label is not valid IDNA, or IDNA 2003 would map it to
+            another name; the message names the label.
+    """
+    if host.isascii():
+        return host
+    import unicodedata  # Deferred: most hosts are ASCII.
+    from encodings.idna import nameprep
+
+    for label in _IDNA_DOTS.split(host):
+        if label.isascii():
+            continue
+        try:
+            mapped = nameprep(label)
+        except UnicodeError as exc:
+            raise ValueError(f"the host label {label!r} is not valid IDNA ({exc})") from None
+        if mapped != unicodedata.normalize("NFKC", label.lower()):
+            raise ValueError(
+                f"the host label {label!r} would become {mapped!r} under IDNA 2003 (Python's idna codec), "
+                "but IDNA 2008 and browsers keep it, which names another host. Pass the host's A-label "
+                "form (xn--...) instead"
+            )
+    try:
+        return host.encode("idna").decode("ascii")
+    except UnicodeError as exc:
+        raise ValueError(f"the host {host!r} is not a valid IDNA name ({exc})") from None
 
 
 def _encode_host_name(host: str, url: str) -> str:
     """Lower-case a host name and turn Unicode labels into IDNA A-labels."""
-    if not host.isascii():
-        try:
-            host = host.encode("idna").decode("ascii")
-        except UnicodeError as exc:
-            raise InvalidURLError(
-                f"invalid URL {url!r}: host {host!r} is not a valid IDNA name ({exc})."
-            ) from None
+    try:
+        host = idna_encode(host)
+    except ValueError as exc:
+        raise InvalidURLError(f"invalid URL {url!r}: {exc}.") from None
     host = host.lower()
     if len(host) > _MAX_HOST_NAME_CHARS or not _HOST_NAME.fullmatch(host):
         raise InvalidURLError(
