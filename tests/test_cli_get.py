@@ -186,6 +186,64 @@ def test_unwritable_output(
     assert "Traceback" not in error
 
 
+def test_output_directory_rejected_before_request(
+    https_server: TLSServer,
+    responder: HTTPResponder,
+    ca_file: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    before = sorted(os.listdir(tmp_path.parent))
+    assert get(https_server.url("/big"), "--cacert", ca_file, "-o", str(tmp_path)) == EXIT_WRITE
+    assert capsys.readouterr().err == (
+        f"tlskit: could not write {str(tmp_path)!r}: it is a directory. Check the path and its permissions.\n"
+    )
+    assert responder.requests == []
+    assert os.listdir(tmp_path) == []
+    assert sorted(os.listdir(tmp_path.parent)) == before
+
+
+@pytest.mark.parametrize("head", [False, True])
+def test_output_missing_directory_named(
+    https_server: TLSServer,
+    responder: HTTPResponder,
+    ca_file: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    head: bool,
+) -> None:
+    target = tmp_path / "no-such-directory" / "out.bin"
+    argv = ["--cacert", ca_file, "-o", str(target)] + (["-I"] if head else [])
+    assert get(https_server.url("/"), *argv) == EXIT_WRITE
+    error = capsys.readouterr().err
+    assert error == (
+        f"tlskit: could not write {str(target)!r}: the directory {str(target.parent)!r} does not exist. "
+        "Check the path and its permissions.\n"
+    )
+    assert responder.requests == []
+
+
+@pytest.mark.skipif(os.name != "posix", reason="file modes are POSIX")
+def test_output_keeps_mode_and_link(https_server: TLSServer, ca_file: str, tmp_path: Path) -> None:
+    real = tmp_path / "token.txt"
+    real.write_bytes(b"old")
+    real.chmod(0o600)
+    link = tmp_path / "link.txt"
+    link.symlink_to(real)
+    for argv in (["-o", str(link)], ["-I", "-o", str(link)]):
+        assert get(https_server.url("/"), "--cacert", ca_file, *argv) == EXIT_OK
+        assert link.is_symlink()
+        assert real.stat().st_mode & 0o777 == 0o600
+    assert real.read_bytes().startswith(b"HTTP/1.1 200 OK\r\n")
+
+
+def test_empty_output_is_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as caught:
+        get("https://localhost:1/", "-o", "")
+    assert caught.value.code == EXIT_USAGE
+    assert "argument -o/--output: expected a file name, not an empty string" in capsys.readouterr().err
+
+
 # Trust and TLS options.
 
 

@@ -94,7 +94,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         # tlskit maps network errors to its own classes, so what is left is a local file.
         if args.debug:
             raise
-        _print_error(args, f"{exc}. Check the path and its permissions.")
+        _print_error(args, _describe_file_error(exc))
         return EXIT_WRITE
     except KeyboardInterrupt:
         if args.debug:
@@ -108,6 +108,12 @@ def _print_error(args: argparse.Namespace, message: str) -> None:
     if getattr(args, "silent", False) and not getattr(args, "show_error", False):
         return
     print(f"tlskit: {message}", file=sys.stderr)
+
+
+def _describe_file_error(exc: OSError) -> str:
+    if exc.filename is None or not exc.strerror:
+        return f"{exc}. Check the path and its permissions."
+    return f"could not write {exc.filename!r}: {exc.strerror}. Check the path and its permissions."
 
 
 def _exit_status(exc: BaseException) -> int:

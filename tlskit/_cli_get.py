@@ -17,13 +17,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import IO, Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple, Union
 
 from ._certs import PeerCertificate
 from ._cli_options import ConnectTo, parse_connect_to, policy_fields, tls_options
 from ._client import Client
 from ._connection import TLSInfo
-from ._download import save_body
+from ._download import OutputTarget, check_output, copy_body, save_body, save_bytes
 from ._progress import ProgressBar
 from ._response import BaseResponse
 from ._streaming import StreamingResponse
@@ -55,7 +55,14 @@ def add_get_parser(commands: Any) -> None:
 
 
 def _add_output_options(group: Any) -> None:
-    group.add_argument("-o", "--output", metavar="FILE", help="write the body to FILE instead of stdout")
+    group.add_argument(
+        "-o",
+        "--output",
+        type=_output_path,
+        metavar="FILE",
+        help="write the body to FILE instead of stdout; a symbolic link is followed and a device such "
+        "as /dev/null is written in place",
+    )
     group.add_argument("-i", "--include", action="store_true", help="print the response head before the body")
     group.add_argument("-I", "--head", action="store_true", help="send HEAD and print the response head only")
     group.add_argument(
@@ -127,6 +134,8 @@ def _add_limit_options(group: Any) -> None:
 def run_get(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     """Run ``tlskit get`` and return the exit status; errors propagate as tlskit errors."""
     _check_combinations(parser, args)
+    # The output path is checked before the server is contacted.
+    target = check_output(args.output) if args.output else None
     headers = [parse_header(parser, text) for text in args.header]
     max_body = parse_size(parser, args.max_filesize) if args.max_filesize else None
     fields = policy_fields(parser, args)
@@ -153,9 +162,9 @@ def run_get(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     ) as client:
         if args.head:
             response = client.head(url, headers=headers)
-            return _finish_head(args, response)
+            return _finish_head(args, response, target)
         with client.stream(url, headers=headers) as streaming:
-            return _finish_body(args, streaming)
+            return _finish_body(args, streaming, target)
 
 
 def _check_combinations(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
@@ -169,22 +178,23 @@ def _check_combinations(parser: argparse.ArgumentParser, args: argparse.Namespac
         parser.error(f"invalid --timeout {args.timeout:g}: expected a positive number of seconds")
 
 
-def _finish_head(args: argparse.Namespace, response: BaseResponse) -> int:
+def _finish_head(args: argparse.Namespace, response: BaseResponse, target: Optional[OutputTarget]) -> int:
     _report_connection(args, response)
     if args.fail and response.status >= 400:
         return _http_error(args, response)
     head = format_head(response).encode("latin-1")
-    if args.output:
-        with open(args.output, "wb") as output:
-            output.write(head)
+    if target is not None:
+        save_bytes(target, head)
     if args.json:
         _print_json(_metadata(response, 0, args.output))
-    elif not args.output:
+    elif target is None:
         _write_stdout(head)
     return 0
 
 
-def _finish_body(args: argparse.Namespace, response: StreamingResponse) -> int:
+def _finish_body(
+    args: argparse.Namespace, response: StreamingResponse, target: Optional[OutputTarget]
+) -> int:
     _report_connection(args, response)
     if args.fail and response.status >= 400:
         return _http_error(args, response)
@@ -192,36 +202,17 @@ def _finish_body(args: argparse.Namespace, response: StreamingResponse) -> int:
         _write_stdout(format_head(response).encode("latin-1"))
     progress = _progress_bar(args)
     try:
-        if args.output:
-            written = save_body(response, args.output, progress, CHUNK_BYTES)
+        if target is not None:
+            written = save_body(response, target, progress, CHUNK_BYTES)
         else:
-            written = _copy_body(response, None if args.json else sys.stdout.buffer, progress)
+            write = None if args.json else _write_stdout
+            written = copy_body(response, write, progress, CHUNK_BYTES, whole_chunks=False)
     finally:
         if progress is not None:
             progress.finish()
     if args.json:
         _print_json(_metadata(response, written, args.output))
     return 0
-
-
-def _copy_body(
-    response: StreamingResponse, output: Optional[IO[bytes]], progress: Optional[ProgressBar]
-) -> int:
-    """Copy the body to ``output`` (None discards it) and return its size."""
-    length = response.headers.get("content-length")
-    total = (
-        int(length) if length and length.isdigit() and "content-encoding" not in response.headers else None
-    )
-    written = 0
-    for chunk in response.iter_bytes(CHUNK_BYTES):
-        if output is not None:
-            output.write(chunk)
-        written += len(chunk)
-        if progress is not None:
-            progress(written, total)
-    if output is not None:
-        output.flush()
-    return written
 
 
 def _progress_bar(args: argparse.Namespace) -> Optional[ProgressBar]:
@@ -325,12 +316,19 @@ def _print_json(data: Dict[str, Any]) -> None:
     _write_stdout((json.dumps(data, indent=2) + "\n").encode("utf-8"))
 
 
-def _write_stdout(data: bytes) -> None:
+def _write_stdout(data: Union[bytes, memoryview]) -> None:
     sys.stdout.buffer.write(data)
     sys.stdout.buffer.flush()
 
 
 # Option values.
+
+
+def _output_path(text: str) -> str:
+    """Read ``-o FILE``: an empty path is a usage error, not a request for stdout."""
+    if not text:
+        raise argparse.ArgumentTypeError("expected a file name, not an empty string")
+    return text
 
 
 def parse_header(parser: argparse.ArgumentParser, text: str) -> Tuple[str, str]:

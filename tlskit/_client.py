@@ -365,18 +365,24 @@ class Client:
     ) -> StreamingResponse:
         """Save the body of a GET response to ``path``, replacing it only once the body is complete.
 
-        The body goes to a temporary file beside ``path``, which is renamed
-        over ``path`` only after the last byte arrived. On any error the
+        The path is checked before the request is sent. The body goes to a
+        temporary file beside ``path``, created readable by the owner only,
+        which is renamed over ``path`` only after the last byte arrived. An
+        existing file keeps its permission bits (without set-user-ID and
+        set-group-ID), and its owner where the process may set it. A new
+        file gets the mode that ``open`` would give it. A symbolic link
+        stays, and the file it points to is replaced. A device or FIFO,
+        such as ``/dev/null``, is written in place. On any error the
         temporary file is deleted and ``path`` is left as it was.
 
         Args:
             url: the URL to fetch.
             path: where to save the body.
-            progress: called as ``progress(bytes_written, total)`` after each
-                chunk, with ``total`` from Content-Length when the response
-                has no Content-Encoding, else None.
-            chunk_size: bytes per write to the file, and between two calls of
-                ``progress``.
+            progress: called as ``progress(bytes_received, total)`` at the
+                start, about five times a second while bytes arrive, and at
+                the end, with ``total`` from Content-Length when the
+                response has no Content-Encoding, else None.
+            chunk_size: bytes per write to the file.
             **kwargs: the keywords of `stream`.
 
         Returns:
@@ -384,13 +390,17 @@ class Client:
 
         Raises:
             HTTPStatusError: the status is 400 or more; nothing is written.
-            The errors of `get`, and OSError when the file cannot be written.
+            OSError: ``path`` is a directory, its directory is missing or not
+                writable, or writing failed. The error names ``path``.
+            The errors of `get`.
         """
+        from ._download import check_chunk_size, check_output, save_body  # Deferred: rarely used.
+
+        check_chunk_size(chunk_size)
+        target = check_output(path)
         with self.stream(url, **kwargs) as response:
             response.raise_for_status()
-            from ._download import save_body  # Deferred: most programs never download to a file.
-
-            save_body(response, path, progress, chunk_size)
+            save_body(response, target, progress, chunk_size)
         return response
 
     def _call_options(
