@@ -29,7 +29,7 @@ from ._causes import Facts, find_cause
 from ._certs import PeerCertificate
 from ._context import _VERIFY_X509_PARTIAL_CHAIN
 from ._diagnosis import Diagnosis
-from ._errors import CertificateParseError, VerificationError, format_address
+from ._errors import CertificateParseError, VerificationError, format_address, join_sentences
 from ._handshake import _VERIFY_HINTS
 from ._log import get_logger
 from ._policy import TLSPolicy
@@ -242,11 +242,14 @@ def format_message(
     error: VerificationError, exc: ssl.SSLCertVerificationError, diagnosis: Diagnosis, server_hostname: str
 ) -> str:
     """Return the error message: one paragraph with OpenSSL's reason, the cause and the fix, then the facts."""
-    summary = diagnosis.summary[:1].upper() + diagnosis.summary[1:]
     name = f" (verifying the name {server_hostname!r})" if server_hostname != error.host else ""
     lines = [
-        f"certificate verification failed for {format_address(error.host, error.port)}{name}: "
-        f"{exc.verify_message}. {summary}. {diagnosis.fix}"
+        join_sentences(
+            f"certificate verification failed for {format_address(error.host, error.port)}{name}: "
+            f"{exc.verify_message}",
+            diagnosis.summary,
+            diagnosis.fix,
+        )
     ]
     if diagnosis.chain:
         lines.append("  chain presented by the server (unverified, in the order sent):")

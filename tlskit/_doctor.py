@@ -47,6 +47,7 @@ from ._errors import (
     TimeoutExceededError,
     VerificationError,
     format_address,
+    join_sentences,
 )
 from ._handshake import _VERIFY_HINTS, map_handshake_error
 from ._policy import TLSPolicy
@@ -207,13 +208,12 @@ def _verification_finding(
         default_fix=_VERIFY_HINTS.get(type(mapped), "") if isinstance(mapped, VerificationError) else "",
     )
     cause = find_cause(facts)
-    summary = cause.summary[:1].upper() + cause.summary[1:]
     return Finding(
         Severity.ERROR,
         f"verification:{cause.cause.value}",
         _position(cause.certificate, chain),
         cause.certificate.subject if cause.certificate else "",
-        f"verification fails: {exc.verify_message}. {summary}.",
+        join_sentences(f"verification fails: {exc.verify_message}", cause.summary),
         cause.fix,
     )
 
@@ -357,7 +357,7 @@ def examine_bundle(path: str, policy: TLSPolicy, *, days: int) -> Report:
         ders = pem_to_der_list(text)
     except CertificateParseError as exc:
         raise PolicyError(
-            f"invalid CA bundle {path!r}: {exc}. Fix or remove that block.", field="cafile"
+            join_sentences(f"invalid CA bundle {path!r}: {exc}", "Fix or remove that block."), field="cafile"
         ) from exc
     if not ders:
         raise PolicyError(

@@ -16,7 +16,7 @@ with ``raise ... from exc`` where the error is mapped.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, List, Optional, Sequence, Tuple
 
 if TYPE_CHECKING:
     from ._certs import PeerCertificate
@@ -29,6 +29,37 @@ def format_address(host: Optional[str], port: Optional[int]) -> str:
         return "<unknown host>"
     shown = f"[{host}]" if ":" in host else host
     return shown if port is None else f"{shown}:{port}"
+
+
+def sentence(text: str) -> str:
+    """Return ``text`` stripped, ending in exactly one period unless it ends in "?" or "!".
+
+    Text from OpenSSL or the OS may end in a period of its own, so a message
+    built from it must not append another.
+    """
+    text = text.strip().rstrip(". ")
+    if not text or text[-1] in "?!":
+        return text
+    return text + "."
+
+
+def join_sentences(*parts: str) -> str:
+    """Join message parts as sentences: each ends in one period, and each after the first starts upper case.
+
+    Empty parts are skipped. A part starts upper case only when its first
+    word is a plain lower-case word, so names such as ``max_body`` stay as
+    they are.
+    """
+    sentences: List[str] = []
+    for part in parts:
+        text = sentence(part)
+        if not text:
+            continue
+        first_word = text.split(" ", 1)[0].rstrip(".,:;!?")
+        if sentences and first_word.isalpha() and first_word.islower():
+            text = text[0].upper() + text[1:]
+        sentences.append(text)
+    return " ".join(sentences)
 
 
 class TLSKitError(Exception):

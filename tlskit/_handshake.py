@@ -40,6 +40,8 @@ from ._errors import (
     VerificationError,
     WeakCertificateError,
     format_address,
+    join_sentences,
+    sentence,
 )
 from ._log import get_logger
 from ._policy import TLSPolicy
@@ -241,8 +243,10 @@ def map_handshake_error(
             else ""
         )
         return verify_class(
-            f"certificate verification failed for {address}{name}: {exc.verify_message}. "
-            f"{_VERIFY_HINTS[verify_class]}",
+            join_sentences(
+                f"certificate verification failed for {address}{name}: {exc.verify_message}",
+                _VERIFY_HINTS[verify_class],
+            ),
             host=host,
             port=port,
             verify_code=exc.verify_code,
@@ -271,12 +275,15 @@ def _map_ssl_error(
     reason = exc.reason or ""
     if reason not in _HANDSHAKE_REASONS:
         return HandshakeError(
-            f"TLS handshake with {address} failed: {exc}.", reason=reason or None, host=host, port=port
+            sentence(f"TLS handshake with {address} failed: {exc}"),
+            reason=reason or None,
+            host=host,
+            port=port,
         )
     error_class, text = _HANDSHAKE_REASONS[reason]
     if reason == "SSLV3_ALERT_HANDSHAKE_FAILURE":
         error_class, text = _explain_handshake_failure_alert(policy, chosen_cipher)
-    message = f"TLS handshake with {address} failed ({reason}): {text}."
+    message = sentence(f"TLS handshake with {address} failed ({reason}): {text}")
 
     if error_class is ProtocolVersionError:
         versions = _policy_versions(policy)

@@ -30,7 +30,7 @@ import contextlib
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Any, Iterator, List, Optional, Tuple
 
-from ._errors import PolicyError
+from ._errors import PolicyError, join_sentences
 from ._peer_record import CertificateSummary, PeerRecord, from_timestamp
 
 if TYPE_CHECKING:
@@ -291,7 +291,7 @@ class SqliteStore:
         try:
             yield
         except sqlite3.Error as exc:
-            raise self._error(f"could not {action} it: {exc}. {_hint(exc)}") from exc
+            raise self._error(join_sentences(f"could not {action} it: {exc}", _hint(exc))) from exc
 
     def _error(self, reason: str) -> PeerCacheError:
         return PeerCacheError(f"invalid peer cache file {self.path!r}: {reason}", path=self.path)

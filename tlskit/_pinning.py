@@ -23,7 +23,14 @@ from __future__ import annotations
 import ssl
 from typing import Dict, Iterable, Mapping, NamedTuple, Optional, Sequence, Tuple, TypeVar, Union
 
-from ._errors import CertificateParseError, InvalidURLError, PinMismatchError, PolicyError, format_address
+from ._errors import (
+    CertificateParseError,
+    InvalidURLError,
+    PinMismatchError,
+    PolicyError,
+    format_address,
+    join_sentences,
+)
 from ._log import get_logger
 from ._peer_cache import SHARED_PEER_CACHE, KeyChangeHandler, PeerCache
 from ._peer_record import chain_pins
@@ -87,7 +94,10 @@ def split_host_port(text: str) -> Tuple[str, Optional[int]]:
         url = parse_url(f"https://{authority}/")
     except InvalidURLError as exc:
         raise PolicyError(
-            f"invalid host {text!r}: expected 'host', 'host:port' or '[IPv6]:port'. {exc}", field="host"
+            join_sentences(
+                f"invalid host {text!r}: expected 'host', 'host:port' or '[IPv6]:port'", exc.message
+            ),
+            field="host",
         ) from exc
     return url.host, url.port if has_port else None
 

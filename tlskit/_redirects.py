@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 from typing import List, Tuple
 
-from ._errors import InvalidURLError, RedirectError
+from ._errors import InvalidURLError, RedirectError, join_sentences
 from ._request import RequestSpec, make_spec
 from ._url import URL, parse_url, shorten
 
@@ -143,7 +143,9 @@ def next_url(current: URL, location: str, *, allow_http: bool, history: List[obj
         url = parse_url(target, allow_http=allow_http)
     except InvalidURLError as exc:
         raise rejected(
-            f"invalid redirect from {current}: Location {shown!r} is not a valid URL. {exc.message}"
+            join_sentences(
+                f"invalid redirect from {current}: Location {shown!r} is not a valid URL", exc.message
+            )
         ) from exc
     if url.userinfo is not None:
         raise rejected(

@@ -23,7 +23,7 @@ import ssl
 import sys
 from typing import List, NamedTuple, Optional, Union
 
-from ._errors import PolicyError
+from ._errors import PolicyError, join_sentences
 from ._log import get_logger
 from ._policy import TLSPolicy
 
@@ -51,7 +51,7 @@ class _Source(NamedTuple):
     advice: str = ""
 
     def error(self, reason: str) -> PolicyError:
-        return PolicyError(f"invalid {self.label}: {reason}.{self.advice}", field=self.field)
+        return PolicyError(join_sentences(f"invalid {self.label}: {reason}", self.advice), field=self.field)
 
 
 def _field_source(name: str, path: str) -> _Source:
