@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime
 import ssl
 import subprocess
-from typing import List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import pytest
 import trustme
@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 import der_builder as der
 from openssl_certs import OPENSSL, OPENSSL_TIMEOUT_SECONDS
-from tlskit import CertificateParseError, PeerCertificate
+from tlskit import CertificateExtension, CertificateParseError, PeerCertificate
 from tlskit._certs import pem_to_der_list
 from tlskit._der import (
     TLV,
@@ -229,6 +229,7 @@ def test_decode_bit_string_rejects(content: bytes, reason: str) -> None:
         (0x1C, "\U0001d11e".encode("utf-32-be"), "\U0001d11e"),
         (0x12, b"0123", "0123"),
         (0x1A, b"visible", "visible"),
+        (0x1E, b"", ""),
     ],
 )
 def test_decode_string_types(tag: int, content: bytes, expected: str) -> None:
@@ -236,18 +237,39 @@ def test_decode_string_types(tag: int, content: bytes, expected: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("tag", "content"),
+    ("tag", "content", "expected"),
     [
-        (0x0C, b"\xc3"),
-        (0x13, b"caf\xe9"),
-        (0x16, b"\x80"),
-        (0x1E, b"\xd8\x00"),
-        (0x1E, b"\x00"),
-        (0x1C, b"\x00\x11\x00\x00"),
+        # Outside the alphabet of the ASCII types: Latin-1, as OpenSSL prints them.
+        (0x13, b"Caf\xe9", "Café"),
+        (0x13, b"a@b*", "a@b*"),
+        (0x16, b"caf\xe9@x.test", "café@x.test"),
+        (0x1A, b"\x80\xff", "\x80ÿ"),
+        (0x12, b"ab\xe9", "abé"),
+        # Invalid UTF-8 and code units that are no character: U+FFFD.
+        (0x0C, b"Caf\xe9", "Caf\ufffd"),
+        (0x0C, b"\xc3", "\ufffd"),
+        (0x1E, b"\xd8\x00\x00A", "\ufffdA"),
+        (0x1C, b"\x00\x11\x00\x00", "\ufffd"),
     ],
 )
-def test_decode_string_rejects_bad_encoding(tag: int, content: bytes) -> None:
-    with pytest.raises(DERError, match="string at offset 2 is not valid"):
+def test_decode_string_lenient(tag: int, content: bytes, expected: str) -> None:
+    assert decode_string(*element(der.tlv(tag, content))) == expected
+
+
+@pytest.mark.parametrize(
+    ("tag", "content", "reason"),
+    [
+        (0x1E, b"\x00", "BMPString at offset 2 is 1 bytes long, not a multiple of its 2-byte code unit"),
+        (0x1E, b"\x00C\x00", "BMPString at offset 2 is 3 bytes long"),
+        (
+            0x1C,
+            b"\x00\x00\x00C\x00",
+            "UniversalString at offset 2 is 5 bytes long, not a multiple of its 4-byte",
+        ),
+    ],
+)
+def test_decode_string_rejects_partial_code_unit(tag: int, content: bytes, reason: str) -> None:
+    with pytest.raises(DERError, match=reason):
         decode_string(*element(der.tlv(tag, content)))
 
 
@@ -370,11 +392,22 @@ def test_format_name_empty() -> None:
     assert _format(der.sequence()) == ""
 
 
+def test_format_name_skips_empty_rdn() -> None:
+    name = der.sequence(der.tlv(0x31, b""), der.set_of(der.sequence(der.oid("2.5.4.3"), der.utf8("a"))))
+    assert _format(name) == "CN=a"
+    assert _format(der.sequence(der.tlv(0x31, b""))) == ""
+
+
+def test_format_name_printable_latin1() -> None:
+    name = der.name([("2.5.4.3", der.utf8("localhost"))], [("2.5.4.10", der.tlv(0x13, b"Caf\xe9, Inc"))])
+    assert _format(name) == "O=Café\\, Inc,CN=localhost"
+
+
 @pytest.mark.parametrize(
     ("encoded_name", "reason"),
     [
-        (der.sequence(der.tlv(0x31, b"")), "empty relative distinguished name"),
         (der.sequence(der.sequence()), "expected a SET"),
+        (der.sequence(der.set_of(der.sequence(der.oid("2.5.4.3"), der.tlv(0x1E, b"\x00")))), "BMPString"),
         (der.sequence(der.set_of(der.set_of())), "expected an AttributeTypeAndValue"),
         (der.sequence(der.set_of(der.sequence(der.oid("2.5.4.3")))), "truncated element"),
         (
@@ -408,9 +441,14 @@ def test_version_unknown_rejected() -> None:
         parse(der.certificate(version=3))
 
 
-def test_extensions_need_v3() -> None:
-    with pytest.raises(DERError, match="a version 1 certificate has extensions"):
-        parse(der.certificate(version=0, extensions=[der.extension("2.5.29.19", der.sequence())]))
+@pytest.mark.parametrize("version", [None, 0, 1])
+def test_extensions_read_before_v3(version: Optional[int]) -> None:
+    # OpenSSL 3.0 verifies such a certificate unless VERIFY_X509_STRICT is on.
+    extension = der.extension("2.5.29.19", der.sequence(der.boolean(True)), critical=True)
+    cert = parse(der.certificate(version=version, extensions=[extension]))
+    assert cert.version == (version or 0) + 1
+    assert [item.oid for item in cert.extensions] == ["2.5.29.19"]
+    assert cert.is_ca is True
 
 
 def test_data_after_extensions_rejected() -> None:
@@ -421,10 +459,27 @@ def test_data_after_extensions_rejected() -> None:
         parse(der.certificate(extra_tbs_fields=extensions))
 
 
-def test_duplicate_extension_rejected() -> None:
-    basic_constraints = der.extension("2.5.29.19", der.sequence())
-    with pytest.raises(DERError, match="extension basicConstraints appears twice"):
-        parse(der.certificate(extensions=[basic_constraints, basic_constraints]))
+def test_duplicate_known_extension_decodes_neither() -> None:
+    first = der.extension("2.5.29.19", der.sequence(der.boolean(True)))
+    second = der.extension("2.5.29.19", der.sequence())
+    san = der.extension("2.5.29.17", der.sequence(der.tlv(0x82, b"a.test")))
+    cert = parse(der.certificate(extensions=[first, san, second]))
+    assert [item.oid for item in cert.extensions] == ["2.5.29.19", "2.5.29.17", "2.5.29.19"]
+    reason = "appears 2 times, but RFC 5280 4.2 allows one instance"
+    assert [item.error for item in cert.extensions] == [reason, None, reason]
+    assert cert.undecodable_extensions == (cert.extensions[0], cert.extensions[2])
+    assert cert.is_ca is False
+    assert cert.dns_names == ("a.test",)
+
+
+def test_duplicate_unknown_extension_kept() -> None:
+    # OpenSSL 3.0 verifies a certificate with an unknown extension twice.
+    private = der.extension("1.3.6.1.4.1.99999.1", b"\x01\x02")
+    cert = parse(der.certificate(extensions=[private, private]))
+    assert [(item.oid, item.value, item.error) for item in cert.extensions] == [
+        ("1.3.6.1.4.1.99999.1", b"\x01\x02", None)
+    ] * 2
+    assert cert.undecodable_extensions == ()
 
 
 @pytest.mark.parametrize(
@@ -512,12 +567,114 @@ def test_critical_flag_non_der_true_matches_openssl() -> None:
     assert parse(cert).extensions[0].critical is True
 
 
-def test_extension_value_with_two_elements_rejected() -> None:
-    value = der.sequence() + der.sequence()
-    with pytest.raises(
-        DERError, match="unexpected data after the last field of the basicConstraints extension"
-    ):
-        parse(der.certificate(extensions=[der.extension("2.5.29.19", value)]))
+def test_extension_value_with_two_elements_recorded() -> None:
+    value = der.sequence(der.boolean(True)) + der.sequence()
+    cert = parse(der.certificate(extensions=[der.extension("2.5.29.19", value)]))
+    (extension,) = cert.undecodable_extensions
+    assert extension.value == value
+    assert extension.error is not None
+    assert "unexpected data after the last field of the basicConstraints extension" in extension.error
+    assert cert.is_ca is False
+
+
+@pytest.mark.parametrize("critical", [None, False, True])
+@pytest.mark.parametrize(
+    "value",
+    [b"\x01\x02\x03\x04\x05", b"", b"hello", der.sequence() + b"\x00", b"\x30\x80\x00\x00", b"\x04\x81\x01x"],
+)
+def test_unknown_extension_kept_raw(critical: Optional[bool], value: bytes) -> None:
+    san = der.extension("2.5.29.17", der.sequence(der.tlv(0x82, b"a.test")))
+    private = der.extension("1.3.6.1.4.1.99999.1", value, critical=critical)
+    cert = parse(der.certificate(extensions=[private, san]))
+    assert cert.extensions[0] == CertificateExtension("1.3.6.1.4.1.99999.1", bool(critical), value)
+    assert cert.extensions[0].name == "1.3.6.1.4.1.99999.1"
+    assert cert.undecodable_extensions == ()
+    assert cert.dns_names == ("a.test",)
+
+
+# A value that each decoded extension rejects, and the reason recorded for it.
+UNDECODABLE_VALUES = [
+    (
+        "2.5.29.17",
+        der.sequence(der.tlv(0x82, b"a.test"), der.tlv(0x87, b"\x01\x02\x03\x04\x05")),
+        "is 5 bytes",
+    ),
+    ("2.5.29.17", der.sequence(der.tlv(0x89, b"x")), "unknown GeneralName tag 0x89"),
+    ("2.5.29.17", der.octet_string(b"a.test"), "subjectAltName at offset"),
+    ("2.5.29.19", der.sequence(der.boolean(True), der.integer(-1)), "negative pathLenConstraint"),
+    (
+        "2.5.29.19",
+        b"\x01\x02\x03\x04\x05",
+        "unexpected data after the last field of the basicConstraints extension",
+    ),
+    ("2.5.29.15", der.tlv(0x03, b"\x08\x80"), "claims 8 unused bits"),
+    ("2.5.29.37", der.sequence(der.tlv(0x06, b"")), "OBJECT IDENTIFIER at offset"),
+    ("2.5.29.14", der.sequence(), "subjectKeyIdentifier at offset"),
+    (
+        "2.5.29.35",
+        der.sequence(der.tlv(0x83, b"x")),
+        "unexpected data after the last field of authorityKeyIdentifier",
+    ),
+    (
+        "1.3.6.1.5.5.7.1.1",
+        b"\x01\x02\x03\x04\x05",
+        "unexpected data after the last field of the authorityInfoAccess",
+    ),
+    ("1.3.6.1.5.5.7.1.1", der.sequence(der.integer(1)), "expected an AccessDescription"),
+]
+
+
+@pytest.mark.parametrize(("oid", "value", "reason"), UNDECODABLE_VALUES)
+def test_undecodable_known_extension_recorded(oid: str, value: bytes, reason: str) -> None:
+    basic_constraints = der.extension("2.5.29.19", der.sequence(der.boolean(True)), critical=True)
+    extensions = [der.extension(oid, value)]
+    if oid != "2.5.29.19":
+        extensions.append(basic_constraints)
+    cert = parse(der.certificate(extensions=extensions))
+    (extension,) = cert.undecodable_extensions
+    assert extension.oid == oid
+    assert extension.value == value
+    assert extension.error is not None
+    assert reason in extension.error
+    # Facts from the other extensions and from the TBSCertificate are still read.
+    assert cert.subject == "CN=synthetic.test"
+    assert cert.is_ca is (oid != "2.5.29.19")
+
+
+DECODED_EXTENSION_OIDS = [
+    "2.5.29.17",
+    "2.5.29.19",
+    "2.5.29.15",
+    "2.5.29.37",
+    "2.5.29.14",
+    "2.5.29.35",
+    "1.3.6.1.5.5.7.1.1",
+]
+
+
+def test_undecodable_extension_facts_are_defaults() -> None:
+    # A lone 0x05 is a truncated element, so no decoder can read it.
+    cert = parse(der.certificate(extensions=[der.extension(oid, b"\x05") for oid in DECODED_EXTENSION_OIDS]))
+    assert [item.oid for item in cert.undecodable_extensions] == DECODED_EXTENSION_OIDS
+    for item in cert.undecodable_extensions:
+        assert item.error is not None
+        assert item.error.startswith("truncated element at offset ")
+    assert cert.dns_names == cert.ip_addresses == cert.uris == cert.emails == ()
+    assert cert.is_ca is False
+    assert cert.path_length is None
+    assert cert.key_usage is None
+    assert cert.extended_key_usage is None
+    assert cert.subject_key_identifier is None
+    assert cert.authority_key_identifier is None
+    assert cert.ocsp_urls == cert.ca_issuers_urls == ()
+
+
+def test_key_usage_unused_bits_set_are_ignored() -> None:
+    # OpenSSL 3.0 verifies this keyUsage and clears the unused bit, as tlskit does.
+    extension = der.extension("2.5.29.15", der.tlv(0x03, b"\x07\x81"))
+    cert = parse(der.certificate(extensions=[extension]))
+    assert cert.key_usage == ("digitalSignature",)
+    assert cert.undecodable_extensions == ()
 
 
 def test_subject_alt_name_kinds() -> None:
@@ -542,20 +699,33 @@ def test_subject_alt_name_kinds() -> None:
     assert cert.emails == ("a@example.test",)
 
 
+def test_subject_alt_name_high_bytes_as_latin1() -> None:
+    # OpenSSL 3.0 verifies a certificate whose other dNSName matches.
+    names = der.sequence(
+        der.tlv(0x82, b"localhost"), der.tlv(0x82, b"caf\xe9.test"), der.tlv(0x86, b"http://\xe9/")
+    )
+    cert = parse(der.certificate(extensions=[der.extension("2.5.29.17", names)]))
+    assert cert.dns_names == ("localhost", "café.test")
+    assert cert.uris == ("http://é/",)
+    assert cert.undecodable_extensions == ()
+
+
 @pytest.mark.parametrize(
     ("general_name", "reason"),
     [
         (der.tlv(0x87, b"\x01\x02\x03\x04\x05"), "is 5 bytes, not 4, 8, 16 or 32"),
         (der.tlv(0x87, bytes([10, 0, 0, 0, 255, 0, 255, 0])), "not contiguous"),
         (der.tlv(0x89, b"x"), "unknown GeneralName tag 0x89"),
-        (der.tlv(0x82, "é.test".encode()), "not valid ascii"),
         (der.tlv(0xA2, b""), "unknown GeneralName tag 0xa2"),
     ],
 )
-def test_subject_alt_name_rejects(general_name: bytes, reason: str) -> None:
-    extension = der.extension("2.5.29.17", der.sequence(general_name))
-    with pytest.raises(DERError, match=reason):
-        parse(der.certificate(extensions=[extension]))
+def test_subject_alt_name_undecodable(general_name: bytes, reason: str) -> None:
+    extension = der.extension("2.5.29.17", der.sequence(der.tlv(0x82, b"a.test"), general_name))
+    cert = parse(der.certificate(extensions=[extension]))
+    (undecodable,) = cert.undecodable_extensions
+    assert undecodable.error is not None
+    assert reason in undecodable.error
+    assert cert.dns_names == ()
 
 
 @pytest.mark.parametrize(
@@ -574,10 +744,14 @@ def test_basic_constraints(value: bytes, is_ca: bool, path_length: Optional[int]
     assert cert.path_length == path_length
 
 
-def test_basic_constraints_negative_path_length_rejected() -> None:
+def test_basic_constraints_negative_path_length_undecodable() -> None:
     value = der.sequence(der.boolean(True), der.integer(-1))
-    with pytest.raises(DERError, match="negative pathLenConstraint"):
-        parse(der.certificate(extensions=[der.extension("2.5.29.19", value)]))
+    cert = parse(der.certificate(extensions=[der.extension("2.5.29.19", value)]))
+    error = cert.undecodable_extensions[0].error
+    assert error is not None
+    assert error.endswith("has a negative pathLenConstraint")
+    assert cert.is_ca is False
+    assert cert.path_length is None
 
 
 def test_no_extensions() -> None:
@@ -746,6 +920,59 @@ def test_read_spki_matches_reader() -> None:
     assert read_spki(der.certificate(version=None, spki=spki)) == spki
 
 
+def test_read_spki_skips_unreadable_fields() -> None:
+    # The extension list and a name value are broken, but the pin still reads.
+    spki = der.rsa_spki((1 << 2047) + 1)
+    broken_subject = der.name([("2.5.4.3", der.tlv(0x1E, b"\x00"))])
+    cert = der.certificate(spki=spki, subject=broken_subject, extra_tbs_fields=der.tlv(0xA3, b"\x05\x00"))
+    with pytest.raises(DERError):
+        parse(cert)
+    assert read_spki(cert) == spki
+
+
+@pytest.mark.parametrize(
+    ("spki", "reason"),
+    [
+        (der.sequence(der.sequence(der.oid("1.3.101.112"))), "truncated element"),
+        (der.sequence(der.sequence(der.integer(1)), der.bit_string(b"k")), "expected tag 0x06"),
+        (
+            der.sequence(der.sequence(der.oid("1.3.101.112")), der.bit_string(b"k"), der.sequence()),
+            "SubjectPublicKeyInfo",
+        ),
+        (
+            der.sequence(der.sequence(der.oid("1.3.101.112")), der.tlv(0x03, b"\x01\x01")),
+            "non-zero unused bits",
+        ),
+        (
+            der.sequence(
+                der.sequence(der.oid("1.3.101.112"), der.sequence(), der.sequence()), der.bit_string(b"k")
+            ),
+            "AlgorithmIdentifier",
+        ),
+    ],
+)
+def test_read_spki_rejects_malformed_spki(spki: bytes, reason: str) -> None:
+    with pytest.raises(DERError, match=reason):
+        read_spki(der.certificate(spki=spki))
+
+
+@pytest.mark.parametrize(
+    ("field", "reason"),
+    [
+        ({"issuer": der.set_of()}, "expected tag 0x30"),
+        ({"validity": der.integer(1)}, "expected tag 0x30"),
+        ({"serial": -1, "version": 7}, None),
+    ],
+)
+def test_read_spki_checks_tbs_framing(field: Dict[str, Any], reason: Optional[str]) -> None:
+    cert = der.certificate(**field)
+    if reason is None:
+        assert read_spki(cert) == der.ed25519_spki()
+        return
+    with pytest.raises(DERError, match=reason):
+        read_spki(cert)
+
+
 def test_parse_error_is_public() -> None:
     with pytest.raises(CertificateParseError) as caught:
         PeerCertificate.from_der(b"\x30\x03\x02\x01")
@@ -787,7 +1014,18 @@ def _seed_certificates() -> List[bytes]:
             ),
         ],
     )
-    return [der_bytes for pem in pems for der_bytes in pem_to_der_list(pem)] + [everything]
+    lenient = der.certificate(
+        subject=der.name(
+            [], [("2.5.4.10", der.tlv(0x13, b"Caf\xe9"))], [("2.5.4.3", der.tlv(0x0C, b"\xff"))]
+        ),
+        extensions=[
+            der.extension("1.3.6.1.4.1.99999.1", b"\x01\x02\x03\x04\x05"),
+            der.extension("2.5.29.17", der.sequence(der.tlv(0x87, b"\x01\x02\x03\x04\x05"))),
+            der.extension("2.5.29.15", der.tlv(0x03, b"\x07\x81")),
+            der.extension("1.3.6.1.4.1.99999.1", b"", critical=True),
+        ],
+    )
+    return [der_bytes for pem in pems for der_bytes in pem_to_der_list(pem)] + [everything, lenient]
 
 
 SEEDS = _seed_certificates()
@@ -831,6 +1069,20 @@ def mutated_certificates(draw: st.DrawFn) -> bytes:
         else:
             del data[position : position + draw(st.integers(1, 4))]
     return bytes(data)
+
+
+@FUZZ_SETTINGS
+@given(
+    st.sampled_from(DECODED_EXTENSION_OIDS + ["1.3.6.1.4.1.99999.1"]), st.booleans(), st.binary(max_size=64)
+)
+def test_fuzz_extension_values_never_fail_certificate(oid: str, critical: bool, value: bytes) -> None:
+    """Any extnValue leaves the certificate readable: decoded, or recorded with a reason."""
+    cert = parse(der.certificate(extensions=[der.extension(oid, value, critical=critical)]))
+    (extension,) = cert.extensions
+    assert extension.value == value
+    assert extension.critical is critical
+    if oid not in DECODED_EXTENSION_OIDS:
+        assert extension.error is None
 
 
 def parse_or_reject(data: bytes) -> Optional[PeerCertificate]:

@@ -3,7 +3,9 @@
 Everything here is computed from a certificate's DER bytes by the tlskit
 reader (`_x509`), so it works the same on every Python version and whether
 or not the connection verified the certificate. Malformed input raises
-`CertificateParseError` and nothing else.
+`CertificateParseError` and nothing else, but only when an essential part is
+malformed: the framing, names, validity or SPKI. An extension value that
+tlskit cannot decode is recorded, not raised (see `PeerCertificate`).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import binascii
 import datetime
 import hashlib
 from dataclasses import dataclass, field
-from typing import List, Optional, Tuple, Union
+from typing import Any, Dict, List, Optional, Tuple, Union
 
 from ._der import DERError, read_spki
 from ._errors import PolicyError
@@ -31,11 +33,18 @@ def spki_pin(cert_der: bytes) -> str:
 
     This is the pin form that curl (``--pinnedpubkey``) and OkHttp use: the
     SHA-256 digest of the DER-encoded SPKI, in standard base64 with padding.
+    Only the certificate's framing up to the SPKI and the SPKI itself are
+    read, so a pin can be taken from a certificate whose other fields tlskit
+    cannot read.
+
+    Raises:
+        CertificateParseError: the certificate is malformed up to the end of its SPKI.
     """
-    return _pin_of_spki(read_spki(cert_der))
+    return pin_of_spki(read_spki(cert_der))
 
 
-def _pin_of_spki(spki_der: bytes) -> str:
+def pin_of_spki(spki_der: bytes) -> str:
+    """Return the ``"sha256/<base64>"`` pin of a DER-encoded SubjectPublicKeyInfo."""
     digest = hashlib.sha256(spki_der).digest()
     return PIN_PREFIX + base64.b64encode(digest).decode("ascii")
 
@@ -51,6 +60,9 @@ class PeerCertificate:
 
     Build one with `PeerCertificate.from_der`. Lists that a certificate lacks
     are empty tuples, and a key usage extension that it lacks is None.
+    An extension that tlskit cannot decode, or that appears twice, gives the
+    same facts as an absent one. `undecodable_extensions` lists those
+    extensions with the reason.
 
     Attributes:
         der: the certificate in DER.
@@ -90,8 +102,10 @@ class PeerCertificate:
         ocsp_urls: OCSP responder URIs from authorityInfoAccess.
         ca_issuers_urls: CA Issuers URIs from authorityInfoAccess, where the
             issuer's certificate can be fetched.
-        extensions: every extension with its OID and critical flag, in
-            certificate order, including those not decoded above.
+        extensions: every extension with its OID, critical flag and raw
+            value, in certificate order, including those not decoded above.
+            Extensions that tlskit does not decode are kept as they are,
+            even when their value is not DER.
     """
 
     der: bytes = field(repr=False)
@@ -131,7 +145,12 @@ class PeerCertificate:
                 returns. Use `pem_to_der_list` for PEM text.
 
         Raises:
-            CertificateParseError: the bytes are not a well-formed certificate.
+            CertificateParseError: an essential part of the certificate is
+                malformed: its DER framing, version, serial number, the
+                structure of its names, its validity or its SPKI. Text in
+                names is read leniently, as OpenSSL reads it, and extension
+                values that cannot be decoded are recorded in
+                `undecodable_extensions` instead.
         """
         data = bytes(der)
         parsed = parse_certificate(data)
@@ -150,7 +169,7 @@ class PeerCertificate:
             key_size=key.key_size,
             curve=key.curve,
             spki=key.der,
-            spki_pin=_pin_of_spki(key.der),
+            spki_pin=pin_of_spki(key.der),
             sha256_fingerprint=sha256_fingerprint(data),
             dns_names=found.dns_names,
             ip_addresses=found.ip_addresses,
@@ -166,6 +185,11 @@ class PeerCertificate:
             ca_issuers_urls=found.ca_issuers_urls,
             extensions=found.extensions,
         )
+
+    @property
+    def undecodable_extensions(self) -> Tuple[CertificateExtension, ...]:
+        """The extensions that tlskit decodes but could not, each with the reason in ``error``."""
+        return tuple(extension for extension in self.extensions if extension.error is not None)
 
     @property
     def serial_number_hex(self) -> str:
@@ -197,6 +221,16 @@ class PeerCertificate:
     def is_not_yet_valid(self, now: Optional[datetime.datetime] = None) -> bool:
         """Return whether ``now`` is before ``not_before`` (the current time when None)."""
         return _aware_now(now) < self.not_before
+
+
+def extension_json(extension: CertificateExtension) -> Dict[str, Any]:
+    """Return an extension as a JSON-compatible dict: OID, name, critical flag, and error if any."""
+    return {
+        "oid": extension.oid,
+        "name": extension.name,
+        "critical": extension.critical,
+        "error": extension.error,
+    }
 
 
 def _aware_now(now: Optional[datetime.datetime]) -> datetime.datetime:

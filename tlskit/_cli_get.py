@@ -19,11 +19,12 @@ import json
 import sys
 from typing import Any, Dict, List, Optional, Tuple, Union
 
-from ._certs import PeerCertificate
+from ._certs import PeerCertificate, extension_json, sha256_fingerprint
 from ._cli_options import ConnectTo, parse_connect_to, policy_fields, tls_options
 from ._client import Client
 from ._connection import TLSInfo
 from ._download import OutputTarget, check_output, copy_body, save_body, save_bytes
+from ._errors import CertificateParseError
 from ._progress import ProgressBar
 from ._response import BaseResponse
 from ._streaming import StreamingResponse
@@ -259,18 +260,33 @@ def describe_tls(tls: Optional[TLSInfo]) -> List[str]:
     session = "resumed session" if tls.session_reused else "new session"
     lines = [f"* TLS: {tls.version}, {tls.cipher}, ALPN {tls.alpn or 'none'}, {session}"]
     if tls.peer_certificate_der:
-        cert = PeerCertificate.from_der(tls.peer_certificate_der)
-        names = ", ".join(
-            [f"DNS:{name}" for name in cert.dns_names] + [f"IP:{ip}" for ip in cert.ip_addresses]
-        )
-        lines += [
-            f"* server certificate: {cert.subject}",
-            f"*   issuer: {cert.issuer}",
-            f"*   valid: {cert.not_before:%Y-%m-%d} to {cert.not_after:%Y-%m-%d} "
-            f"({cert.days_until_expiry()} days left)",
-            f"*   names: {names or 'none'}",
-            f"*   SPKI pin: {cert.spki_pin}",
+        lines += _describe_certificate(tls.peer_certificate_der)
+    return lines
+
+
+def _describe_certificate(der: bytes) -> List[str]:
+    # The request has succeeded, so a certificate that the tlskit reader
+    # cannot read is reported, not raised.
+    try:
+        cert = PeerCertificate.from_der(der)
+    except CertificateParseError as exc:
+        return [
+            f"* server certificate: tlskit cannot read it: {exc}",
+            f"*   SHA-256: {sha256_fingerprint(der)}",
         ]
+    names = ", ".join([f"DNS:{name}" for name in cert.dns_names] + [f"IP:{ip}" for ip in cert.ip_addresses])
+    lines = [
+        f"* server certificate: {cert.subject}",
+        f"*   issuer: {cert.issuer}",
+        f"*   valid: {cert.not_before:%Y-%m-%d} to {cert.not_after:%Y-%m-%d} "
+        f"({cert.days_until_expiry()} days left)",
+        f"*   names: {names or 'none'}",
+        f"*   SPKI pin: {cert.spki_pin}",
+    ]
+    lines += [
+        f"*   undecodable extension: {extension.name}: {extension.error}"
+        for extension in cert.undecodable_extensions
+    ]
     return lines
 
 
@@ -298,18 +314,26 @@ def _tls_metadata(tls: TLSInfo) -> Dict[str, Any]:
         "server_certificate": None,
     }
     if tls.peer_certificate_der:
-        cert = PeerCertificate.from_der(tls.peer_certificate_der)
-        facts["server_certificate"] = {
-            "subject": cert.subject,
-            "issuer": cert.issuer,
-            "not_before": cert.not_before.isoformat(),
-            "not_after": cert.not_after.isoformat(),
-            "dns_names": list(cert.dns_names),
-            "ip_addresses": list(cert.ip_addresses),
-            "spki_pin": cert.spki_pin,
-            "sha256_fingerprint": cert.sha256_fingerprint,
-        }
+        facts["server_certificate"] = _certificate_metadata(tls.peer_certificate_der)
     return facts
+
+
+def _certificate_metadata(der: bytes) -> Dict[str, Any]:
+    try:
+        cert = PeerCertificate.from_der(der)
+    except CertificateParseError as exc:
+        return {"error": str(exc), "sha256_fingerprint": sha256_fingerprint(der)}
+    return {
+        "subject": cert.subject,
+        "issuer": cert.issuer,
+        "not_before": cert.not_before.isoformat(),
+        "not_after": cert.not_after.isoformat(),
+        "dns_names": list(cert.dns_names),
+        "ip_addresses": list(cert.ip_addresses),
+        "spki_pin": cert.spki_pin,
+        "sha256_fingerprint": cert.sha256_fingerprint,
+        "undecodable_extensions": [extension_json(extension) for extension in cert.undecodable_extensions],
+    }
 
 
 def _print_json(data: Dict[str, Any]) -> None:

@@ -227,8 +227,18 @@ def decode_oid(data: bytes, element: TLV) -> str:
     return ".".join(str(arc) for arc in head + arcs[1:])
 
 
-def decode_bit_string(data: bytes, element: TLV) -> Tuple[bytes, int]:
-    """Decode a BIT STRING (X.690 8.6) to its bytes and the count of unused trailing bits."""
+def decode_bit_string(data: bytes, element: TLV, *, clear_unused_bits: bool = False) -> Tuple[bytes, int]:
+    """Decode a BIT STRING (X.690 8.6) to its bytes and the count of unused trailing bits.
+
+    Args:
+        clear_unused_bits: set the unused trailing bits to zero instead of
+            rejecting ones that are set, as OpenSSL does for a bit list such
+            as keyUsage. A key or a signature keeps the default.
+
+    Raises:
+        DERError: the element is no BIT STRING, claims more than 7 unused
+            bits, or sets an unused bit without ``clear_unused_bits``.
+    """
     if element.tag != BIT_STRING:
         raise DERError(f"expected a BIT STRING at offset {element.start}", element.start)
     if element.start == element.end:
@@ -237,50 +247,75 @@ def decode_bit_string(data: bytes, element: TLV) -> Tuple[bytes, int]:
     bits = data[element.start + 1 : element.end]
     if unused > 7 or (unused and not bits):
         raise DERError(f"BIT STRING at offset {element.start} claims {unused} unused bits", element.start)
+    padding = (1 << unused) - 1
+    if clear_unused_bits and bits[-1:] and bits[-1] & padding:
+        return bits[:-1] + bytes([bits[-1] & ~padding & 0xFF]), unused
     # X.690 11.2: DER sets the unused bits to zero.
-    if unused and bits[-1] & ((1 << unused) - 1):
+    if unused and bits[-1] & padding:
         raise DERError(f"BIT STRING at offset {element.start} has non-zero unused bits", element.start)
     return bits, unused
 
 
+class _StringType(NamedTuple):
+    name: str
+    codec: str
+    unit_bytes: int
+
+
 # String types of X.520 DirectoryString and of GeneralName, with the codec that
-# decodes each. TeletexString (T.61) is decoded as Latin-1, as OpenSSL and most
-# issuers treat it. PrintableString and NumericString are decoded as ASCII
-# without checking their smaller alphabets, since issued certificates break them.
-_STRING_CODECS: Dict[int, str] = {
-    UTF8_STRING: "utf-8",
-    NUMERIC_STRING: "ascii",
-    PRINTABLE_STRING: "ascii",
-    TELETEX_STRING: "latin-1",
-    IA5_STRING: "ascii",
-    VISIBLE_STRING: "ascii",
-    UNIVERSAL_STRING: "utf-32-be",
-    BMP_STRING: "utf-16-be",
+# decodes each. Issued certificates break the small alphabets of the ASCII
+# types (OpenSSL 3.0 verifies a PrintableString holding byte 0xE9), and OpenSSL
+# prints their bytes as Latin-1, so these types and TeletexString (T.61) are
+# decoded as Latin-1: ASCII stays ASCII and no byte fails.
+_STRING_TYPES: Dict[int, _StringType] = {
+    UTF8_STRING: _StringType("UTF8String", "utf-8", 1),
+    NUMERIC_STRING: _StringType("NumericString", "latin-1", 1),
+    PRINTABLE_STRING: _StringType("PrintableString", "latin-1", 1),
+    TELETEX_STRING: _StringType("TeletexString", "latin-1", 1),
+    IA5_STRING: _StringType("IA5String", "latin-1", 1),
+    VISIBLE_STRING: _StringType("VisibleString", "latin-1", 1),
+    UNIVERSAL_STRING: _StringType("UniversalString", "utf-32-be", 4),
+    BMP_STRING: _StringType("BMPString", "utf-16-be", 2),
 }
 
 
 def is_string_tag(tag: int) -> bool:
-    return tag in _STRING_CODECS
+    return tag in _STRING_TYPES
 
 
 def decode_string(data: bytes, element: TLV) -> str:
-    """Decode one of the ASN.1 character string types to text."""
-    codec = _STRING_CODECS.get(element.tag)
-    if codec is None:
+    """Decode one of the ASN.1 character string types to text, leniently where OpenSSL is.
+
+    Bytes outside the alphabet of PrintableString, IA5String, VisibleString or
+    NumericString are read as Latin-1. Invalid UTF-8 in a UTF8String, and code
+    units of a BMPString or UniversalString that are no character (a lone
+    surrogate, a value above U+10FFFF), become U+FFFD.
+
+    Raises:
+        DERError: ``element`` is not a character string, or it is a BMPString
+            or UniversalString whose length is not a whole number of 2- or
+            4-byte code units. OpenSSL 3.0 cannot load a certificate with
+            such a name either.
+    """
+    kind = _STRING_TYPES.get(element.tag)
+    if kind is None:
         raise DERError(f"expected a character string at offset {element.start}", element.start)
-    return _decode_text(data[element.start : element.end], codec, element.start)
+    raw = data[element.start : element.end]
+    if len(raw) % kind.unit_bytes:
+        raise DERError(
+            f"{kind.name} at offset {element.start} is {len(raw)} bytes long, not a multiple of "
+            f"its {kind.unit_bytes}-byte code unit",
+            element.start,
+        )
+    return raw.decode(kind.codec, errors="replace")
 
 
 def decode_ia5(data: bytes, start: int, end: int) -> str:
-    """Decode ``data[start:end]`` as IA5 (ASCII) text, as in GeneralName's implicit tags."""
-    return _decode_text(data[start:end], "ascii", start)
+    """Decode ``data[start:end]`` as IA5 text, as in GeneralName's implicit tags.
 
-
-def _decode_text(raw: bytes, codec: str, offset: int) -> str:
-    try:
-        return raw.decode(codec)
-    except UnicodeDecodeError as exc:
-        raise DERError(f"string at offset {offset} is not valid {codec}: {exc.reason}", offset) from exc
+    Bytes above 0x7F are read as Latin-1, as for an IA5String in a name.
+    """
+    return data[start:end].decode("latin-1")
 
 
 def decode_time(data: bytes, element: TLV) -> datetime.datetime:
@@ -317,10 +352,15 @@ def decode_time(data: bytes, element: TLV) -> datetime.datetime:
 
 
 def read_spki(cert_der: bytes) -> bytes:
-    """Return the DER-encoded SubjectPublicKeyInfo of a certificate.
+    """Return the DER-encoded SubjectPublicKeyInfo of a certificate, reading nothing else.
+
+    This is the shortest strict path to a pin: it checks the framing of the
+    certificate and of each TBSCertificate field up to the SPKI, and the
+    SPKI's own structure, but decodes no name, time or extension. So it
+    works on a certificate whose other fields tlskit cannot read.
 
     Raises:
-        DERError: the certificate is malformed.
+        DERError: the certificate is malformed up to the end of its SPKI.
     """
     data = bytes(cert_der)
     certificate = expect(data, 0, len(data), SEQUENCE)
@@ -329,12 +369,22 @@ def read_spki(cert_der: bytes) -> bytes:
     tbs = expect(data, certificate.start, certificate.end, SEQUENCE)
 
     # TBSCertificate (RFC 5280 4.1): [0] version (optional), serialNumber,
-    # signature, issuer, validity, subject, subjectPublicKeyInfo.
-    offset = tbs.start
-    element = read_tlv(data, offset, tbs.end)
-    if element.tag == CONTEXT_0_CONSTRUCTED:
-        offset = element.end
-    for _ in range(5):
-        offset = read_tlv(data, offset, tbs.end).end
-    spki = expect(data, offset, tbs.end, SEQUENCE)
-    return data[offset : spki.end]
+    # then signature, issuer, validity and subject, four SEQUENCEs.
+    fields = Reader.inside(data, tbs)
+    fields.read_optional(CONTEXT_0_CONSTRUCTED)
+    fields.read(INTEGER)
+    for _ in range(4):
+        fields.read(SEQUENCE)
+    spki = fields.read(SEQUENCE)
+
+    # SubjectPublicKeyInfo: AlgorithmIdentifier (an OID and optional
+    # parameters) and the key as a BIT STRING, nothing more.
+    reader = Reader.inside(data, spki)
+    algorithm = Reader.inside(data, reader.read(SEQUENCE))
+    decode_oid(data, algorithm.read(OBJECT_IDENTIFIER))
+    if algorithm.has_more():
+        algorithm.read_any()
+    algorithm.finish("the public key AlgorithmIdentifier")
+    decode_bit_string(data, reader.read(BIT_STRING))
+    reader.finish("SubjectPublicKeyInfo")
+    return encoded_element(data, spki)

@@ -1,17 +1,27 @@
 """Certificate extensions (RFC 5280 4.2): every extension's OID and flag, and a few decoded.
 
-`parse_extensions` records each extension's OID, critical flag and value, and
-decodes the ones tlskit reports: subjectAltName, basicConstraints, keyUsage,
-extKeyUsage, subjectKeyIdentifier, authorityKeyIdentifier and
-authorityInfoAccess. Other extensions are recorded but not decoded, even when
-critical: this reader describes a certificate, and OpenSSL's verification has
-already rejected unknown critical extensions on a verified connection.
+`parse_extensions` records each extension's OID, critical flag and raw value,
+and decodes the ones tlskit reports: subjectAltName, basicConstraints,
+keyUsage, extKeyUsage, subjectKeyIdentifier, authorityKeyIdentifier and
+authorityInfoAccess.
+
+The framing of the list and of each Extension is essential, and a fault there
+raises `DERError`, because OpenSSL cannot load such a certificate either. The
+values are optional:
+
+- Any other extension is kept as raw bytes and never decoded, even when
+  critical. Its value need not be DER at all. OpenSSL's verification has
+  already rejected unknown critical extensions on a verified connection.
+- A known extension whose value cannot be decoded, or that appears more than
+  once, gets the reason in `CertificateExtension.error`, and the facts it would
+  give keep their defaults, as if it were absent. The rest of the certificate
+  is still read.
 """
 
 from __future__ import annotations
 
 import ipaddress
-from typing import Dict, List, NamedTuple, Optional, Tuple
+from typing import Callable, Dict, List, NamedTuple, Optional, Tuple, TypeVar
 
 from . import _oids
 from ._der import (
@@ -68,12 +78,16 @@ class CertificateExtension(NamedTuple):
     Attributes:
         oid: the extension's dotted OID, such as ``"2.5.29.17"``.
         critical: the critical flag; False when the field is absent.
-        value: the DER inside the extnValue OCTET STRING.
+        value: the bytes inside the extnValue OCTET STRING, as the
+            certificate has them, whether or not they are DER.
+        error: why tlskit could not decode the value of an extension that it
+            decodes, or None. Always None for the extensions it keeps raw.
     """
 
     oid: str
     critical: bool
     value: bytes
+    error: Optional[str] = None
 
     @property
     def name(self) -> str:
@@ -99,50 +113,62 @@ class DecodedExtensions(NamedTuple):
     ca_issuers_urls: Tuple[str, ...] = ()
 
 
+# DNS names, IP addresses, URIs and email addresses of GeneralNames.
+GeneralNameLists = Tuple[Tuple[str, ...], Tuple[str, ...], Tuple[str, ...], Tuple[str, ...]]
+# OCSP and CA Issuers URIs of authorityInfoAccess.
+AccessURLs = Tuple[Tuple[str, ...], Tuple[str, ...]]
+
+# What an absent extension gives, and one that cannot be decoded.
+_NO_GENERAL_NAMES: GeneralNameLists = ((), (), (), ())
+_NOT_A_CA: Tuple[bool, Optional[int]] = (False, None)
+_NO_ACCESS_URLS: AccessURLs = ((), ())
+
+
 def parse_extensions(data: bytes, extensions: Optional[TLV]) -> DecodedExtensions:
     """Read an Extensions SEQUENCE, or return the empty result for None.
 
     Raises:
-        DERError: an extension is malformed, or appears twice (RFC 5280 4.2
-            allows one instance of each).
+        DERError: the list or one of its Extension SEQUENCEs is malformed.
+            A value that tlskit cannot decode raises nothing; see the module
+            docstring.
     """
     if extensions is None:
         return DecodedExtensions()
-    recorded: List[CertificateExtension] = []
-    values: Dict[str, TLV] = {}
-    for element in Reader.inside(data, extensions).read_all():
-        extension, value = _read_extension(data, element)
-        if extension.oid in values:
-            raise DERError(
-                f"extension {extension.name} appears twice, at offset {element.start}", element.start
-            )
-        values[extension.oid] = value
-        recorded.append(extension)
+    values = _ExtensionValues(
+        data, [_read_extension(data, item) for item in Reader.inside(data, extensions).read_all()]
+    )
 
-    dns_names, ip_addresses, uris, emails = _read_general_names(data, values.get(_oids.SUBJECT_ALT_NAME))
-    is_ca, path_length = _read_basic_constraints(data, values.get(_oids.BASIC_CONSTRAINTS))
-    ocsp_urls, ca_issuers_urls = _read_authority_info_access(data, values.get(_oids.AUTHORITY_INFO_ACCESS))
+    dns_names, ip_addresses, uris, emails = values.decode(
+        _oids.SUBJECT_ALT_NAME, _read_general_names, _NO_GENERAL_NAMES
+    )
+    is_ca, path_length = values.decode(_oids.BASIC_CONSTRAINTS, _read_basic_constraints, _NOT_A_CA)
+    ocsp_urls, ca_issuers_urls = values.decode(
+        _oids.AUTHORITY_INFO_ACCESS, _read_authority_info_access, _NO_ACCESS_URLS
+    )
     return DecodedExtensions(
-        extensions=tuple(recorded),
         dns_names=dns_names,
         ip_addresses=ip_addresses,
         uris=uris,
         emails=emails,
         is_ca=is_ca,
         path_length=path_length,
-        key_usage=_read_key_usage(data, values.get(_oids.KEY_USAGE)),
-        extended_key_usage=_read_extended_key_usage(data, values.get(_oids.EXTENDED_KEY_USAGE)),
-        subject_key_identifier=_read_subject_key_identifier(data, values.get(_oids.SUBJECT_KEY_IDENTIFIER)),
-        authority_key_identifier=_read_authority_key_identifier(
-            data, values.get(_oids.AUTHORITY_KEY_IDENTIFIER)
+        key_usage=values.decode(_oids.KEY_USAGE, _read_key_usage, None),
+        extended_key_usage=values.decode(_oids.EXTENDED_KEY_USAGE, _read_extended_key_usage, None),
+        subject_key_identifier=values.decode(
+            _oids.SUBJECT_KEY_IDENTIFIER, _read_subject_key_identifier, None
+        ),
+        authority_key_identifier=values.decode(
+            _oids.AUTHORITY_KEY_IDENTIFIER, _read_authority_key_identifier, None
         ),
         ocsp_urls=ocsp_urls,
         ca_issuers_urls=ca_issuers_urls,
+        # Last, so that it carries the errors that decoding recorded.
+        extensions=values.recorded(),
     )
 
 
 def _read_extension(data: bytes, element: TLV) -> Tuple[CertificateExtension, TLV]:
-    """Read one Extension and return it with the single element inside its extnValue."""
+    """Read one Extension and return it with its extnValue OCTET STRING, whose content is not read."""
     if element.tag != SEQUENCE:
         raise DERError(f"expected an Extension SEQUENCE at offset {element.start}", element.start)
     reader = Reader.inside(data, element)
@@ -151,23 +177,65 @@ def _read_extension(data: bytes, element: TLV) -> Tuple[CertificateExtension, TL
     critical = flag is not None and decode_boolean(data, flag)
     octets = reader.read(OCTET_STRING)
     reader.finish("Extension")
-
-    inner = Reader.inside(data, octets)
-    value = inner.read_any()
-    inner.finish(f"the {_oids.EXTENSION_NAMES.get(oid, oid)} extension")
-    return CertificateExtension(oid, critical, data[octets.start : octets.end]), value
+    return CertificateExtension(oid, critical, data[octets.start : octets.end]), octets
 
 
-def _read_general_names(
-    data: bytes, names: Optional[TLV]
-) -> Tuple[Tuple[str, ...], Tuple[str, ...], Tuple[str, ...], Tuple[str, ...]]:
+DecodedT = TypeVar("DecodedT")
+
+
+class _ExtensionValues:
+    """The recorded extensions of one certificate, decoded one known OID at a time."""
+
+    def __init__(self, data: bytes, extensions: List[Tuple[CertificateExtension, TLV]]) -> None:
+        self.data = data
+        self.extensions = [extension for extension, _ in extensions]
+        self.octets = [octets for _, octets in extensions]
+
+    def decode(self, oid: str, read: Callable[[bytes, TLV], DecodedT], default: DecodedT) -> DecodedT:
+        """Decode the one extension ``oid`` with ``read``, or return ``default``.
+
+        ``default`` stands for an absent extension, and also for one that
+        appears more than once or whose value ``read`` rejects. Those two
+        cases record the reason in the extension's ``error``.
+        """
+        found = [index for index, extension in enumerate(self.extensions) if extension.oid == oid]
+        if not found:
+            return default
+        if len(found) > 1:
+            # RFC 5280 4.2 allows one instance of each extension, and OpenSSL
+            # 3.0 rejects a certificate with two of one it knows. No instance
+            # is trusted over another.
+            for index in found:
+                self._fail(index, f"appears {len(found)} times, but RFC 5280 4.2 allows one instance")
+            return default
+        index = found[0]
+        try:
+            return read(self.data, self._single_element(index))
+        except DERError as exc:
+            self._fail(index, str(exc))
+            return default
+
+    def recorded(self) -> Tuple[CertificateExtension, ...]:
+        return tuple(self.extensions)
+
+    def _single_element(self, index: int) -> TLV:
+        """Return the one DER element that the value of a known extension must be."""
+        octets = self.octets[index]
+        inner = Reader(self.data, octets.start, octets.end)
+        value = inner.read_any()
+        inner.finish(f"the {self.extensions[index].name} extension")
+        return value
+
+    def _fail(self, index: int, reason: str) -> None:
+        self.extensions[index] = self.extensions[index]._replace(error=reason)
+
+
+def _read_general_names(data: bytes, names: TLV) -> GeneralNameLists:
     """Return the DNS names, IP addresses, URIs and email addresses of GeneralNames.
 
     Other name forms (otherName, directoryName and the rest) are checked for a
     valid tag and skipped.
     """
-    if names is None:
-        return (), (), (), ()
     if names.tag != SEQUENCE:
         raise DERError(f"subjectAltName at offset {names.start} is not a SEQUENCE", names.start)
     found: Dict[int, List[str]] = {DNS_NAME: [], IP_ADDRESS: [], URI: [], RFC822_NAME: []}
@@ -211,10 +279,8 @@ def _format_ip_address(raw: bytes, offset: int) -> str:
     return str(network)
 
 
-def _read_basic_constraints(data: bytes, value: Optional[TLV]) -> Tuple[bool, Optional[int]]:
-    """Return cA and pathLenConstraint (RFC 5280 4.2.1.9); cA is False without the extension."""
-    if value is None:
-        return False, None
+def _read_basic_constraints(data: bytes, value: TLV) -> Tuple[bool, Optional[int]]:
+    """Return cA and pathLenConstraint (RFC 5280 4.2.1.9)."""
     if value.tag != SEQUENCE:
         raise DERError(f"basicConstraints at offset {value.start} is not a SEQUENCE", value.start)
     reader = Reader.inside(data, value)
@@ -232,14 +298,13 @@ def _read_basic_constraints(data: bytes, value: Optional[TLV]) -> Tuple[bool, Op
     return is_ca, path_length
 
 
-def _read_key_usage(data: bytes, value: Optional[TLV]) -> Optional[Tuple[str, ...]]:
+def _read_key_usage(data: bytes, value: TLV) -> Optional[Tuple[str, ...]]:
     """Return the names of the keyUsage bits that are set (RFC 5280 4.2.1.3), bit 0 first.
 
-    Bits past decipherOnly have no name and are not reported.
+    Bits past decipherOnly have no name and are not reported, and unused
+    trailing bits that are set are ignored, as OpenSSL ignores them.
     """
-    if value is None:
-        return None
-    bits, _ = decode_bit_string(data, value)
+    bits, _ = decode_bit_string(data, value, clear_unused_bits=True)
     return tuple(
         name
         for index, name in enumerate(_oids.KEY_USAGE_BITS)
@@ -247,32 +312,26 @@ def _read_key_usage(data: bytes, value: Optional[TLV]) -> Optional[Tuple[str, ..
     )
 
 
-def _read_extended_key_usage(data: bytes, value: Optional[TLV]) -> Optional[Tuple[str, ...]]:
+def _read_extended_key_usage(data: bytes, value: TLV) -> Optional[Tuple[str, ...]]:
     """Return the key purposes of extKeyUsage (RFC 5280 4.2.1.12) by name or dotted OID."""
-    if value is None:
-        return None
     if value.tag != SEQUENCE:
         raise DERError(f"extKeyUsage at offset {value.start} is not a SEQUENCE", value.start)
     purposes = [decode_oid(data, element) for element in Reader.inside(data, value).read_all()]
     return tuple(_oids.KEY_PURPOSE_NAMES.get(oid, oid) for oid in purposes)
 
 
-def _read_subject_key_identifier(data: bytes, value: Optional[TLV]) -> Optional[bytes]:
+def _read_subject_key_identifier(data: bytes, value: TLV) -> Optional[bytes]:
     """Return the subjectKeyIdentifier OCTET STRING (RFC 5280 4.2.1.2)."""
-    if value is None:
-        return None
     if value.tag != OCTET_STRING:
         raise DERError(f"subjectKeyIdentifier at offset {value.start} is not an OCTET STRING", value.start)
     return data[value.start : value.end]
 
 
-def _read_authority_key_identifier(data: bytes, value: Optional[TLV]) -> Optional[bytes]:
+def _read_authority_key_identifier(data: bytes, value: TLV) -> Optional[bytes]:
     """Return the keyIdentifier of authorityKeyIdentifier (RFC 5280 4.2.1.1), if it has one.
 
     The authorityCertIssuer and authorityCertSerialNumber fields are skipped.
     """
-    if value is None:
-        return None
     if value.tag != SEQUENCE:
         raise DERError(f"authorityKeyIdentifier at offset {value.start} is not a SEQUENCE", value.start)
     reader = Reader.inside(data, value)
@@ -283,13 +342,11 @@ def _read_authority_key_identifier(data: bytes, value: Optional[TLV]) -> Optiona
     return None if key_identifier is None else data[key_identifier.start : key_identifier.end]
 
 
-def _read_authority_info_access(data: bytes, value: Optional[TLV]) -> Tuple[Tuple[str, ...], Tuple[str, ...]]:
+def _read_authority_info_access(data: bytes, value: TLV) -> AccessURLs:
     """Return the OCSP and CA Issuers URIs of authorityInfoAccess (RFC 5280 4.2.2.1).
 
     Access locations that are not URIs are skipped, as are other access methods.
     """
-    if value is None:
-        return (), ()
     if value.tag != SEQUENCE:
         raise DERError(f"authorityInfoAccess at offset {value.start} is not a SEQUENCE", value.start)
     found: Dict[str, List[str]] = {_oids.AD_OCSP: [], _oids.AD_CA_ISSUERS: []}

@@ -5,24 +5,45 @@ session to resume, so the verified chain is always available where the
 Python version exposes it (3.10 and later; 3.9 gives the leaf alone). When
 verification fails, it makes a second handshake that verifies nothing, with
 `fetch_presented_chain`, and reports that chain as unverified, together with
-the reason verification failed.
+the reason verification failed. A certificate that the tlskit reader cannot
+read is shown as unreadable, with its fingerprint and the reason, so the
+rest of the report still appears.
 """
 
 from __future__ import annotations
 
 import datetime
 import ssl
-from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple
+from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
 
-from ._certs import PeerCertificate
+from ._certs import PeerCertificate, extension_json, sha256_fingerprint
 from ._connection import open_connection, verified_chain
 from ._context import context_for
-from ._errors import VerificationError
+from ._errors import CertificateParseError, VerificationError
 from ._peer_record import CertificateSummary
 from ._policy import TLSPolicy
 from ._presented import fetch_presented_chain
 from ._timeouts import Deadline, Timeout
 from ._url import parse_url
+
+
+class UnreadableCertificate(NamedTuple):
+    """A certificate of a chain that the tlskit reader cannot read.
+
+    Attributes:
+        der: the certificate as the server sent it.
+        error: why the reader rejected it.
+    """
+
+    der: bytes
+    error: str
+
+    @property
+    def sha256_fingerprint(self) -> str:
+        return sha256_fingerprint(self.der)
+
+
+ChainEntry = Union[PeerCertificate, UnreadableCertificate]
 
 
 class Inspection(NamedTuple):
@@ -37,7 +58,8 @@ class Inspection(NamedTuple):
         cipher: the negotiated cipher suite.
         alpn: the negotiated ALPN protocol, or None.
         chain: the verified chain when ``verified``, else the chain as the
-            server sent it; leaf first.
+            server sent it; leaf first. A certificate tlskit cannot read is
+            an `UnreadableCertificate` in its place.
         error: why verification failed, or None.
     """
 
@@ -48,7 +70,7 @@ class Inspection(NamedTuple):
     version: Optional[str]
     cipher: Optional[str]
     alpn: Optional[str]
-    chain: Tuple[PeerCertificate, ...]
+    chain: Tuple[ChainEntry, ...]
     error: Optional[VerificationError]
 
     def to_json(self, now: Optional[datetime.datetime] = None) -> Dict[str, Any]:
@@ -88,7 +110,6 @@ def inspect_url(url: str, policy: TLSPolicy, timeout: Optional[float]) -> Inspec
         InvalidURLError, PolicyError: bad input.
         ConnectError, TimeoutExceededError, HandshakeError: no handshake
             completed, so there is nothing to show.
-        CertificateParseError: a certificate cannot be read by tlskit.
     """
     parsed = parse_url(url)
     try:
@@ -128,15 +149,25 @@ def inspect_url(url: str, policy: TLSPolicy, timeout: Optional[float]) -> Inspec
     )
 
 
-def _parse_chain(ders: Sequence[bytes]) -> Tuple[PeerCertificate, ...]:
-    return tuple(PeerCertificate.from_der(der) for der in ders)
+def _parse_chain(ders: Sequence[bytes]) -> Tuple[ChainEntry, ...]:
+    return tuple(_parse(der) for der in ders)
 
 
-def _certificate_json(certificate: PeerCertificate, now: Optional[datetime.datetime]) -> Dict[str, Any]:
+def _parse(der: bytes) -> ChainEntry:
+    try:
+        return PeerCertificate.from_der(der)
+    except CertificateParseError as exc:
+        return UnreadableCertificate(der, str(exc))
+
+
+def _certificate_json(certificate: ChainEntry, now: Optional[datetime.datetime]) -> Dict[str, Any]:
+    if isinstance(certificate, UnreadableCertificate):
+        return {"error": certificate.error, "sha256_fingerprint": certificate.sha256_fingerprint}
     data = CertificateSummary.from_certificate(certificate).to_json()
     data["days_left"] = certificate.days_until_expiry(now)
     data["dns_names"] = list(certificate.dns_names)
     data["ip_addresses"] = list(certificate.ip_addresses)
+    data["undecodable_extensions"] = [extension_json(item) for item in certificate.undecodable_extensions]
     return data
 
 
@@ -160,9 +191,12 @@ def format_inspection(inspection: Inspection, now: Optional[datetime.datetime] =
     return lines
 
 
-def _certificate_lines(
-    index: int, certificate: PeerCertificate, now: Optional[datetime.datetime]
-) -> List[str]:
+def _certificate_lines(index: int, certificate: ChainEntry, now: Optional[datetime.datetime]) -> List[str]:
+    if isinstance(certificate, UnreadableCertificate):
+        return [
+            f"  [{index}] tlskit cannot read this certificate: {certificate.error}",
+            f"      SHA-256:  {certificate.sha256_fingerprint}",
+        ]
     days = certificate.days_until_expiry(now)
     if days < 0:
         remaining = f"EXPIRED {-days} days ago"
@@ -180,6 +214,8 @@ def _certificate_lines(
         lines.append(f"      names:    {names}")
     lines.append(f"      SPKI pin: {certificate.spki_pin}")
     lines.append(f"      SHA-256:  {certificate.sha256_fingerprint}")
+    for extension in certificate.undecodable_extensions:
+        lines.append(f"      undecodable extension {extension.name}: {extension.error}")
     return lines
 
 

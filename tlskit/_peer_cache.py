@@ -15,7 +15,9 @@ Recording logs two kinds of events on the ``tlskit._peer_cache`` logger:
   that `_expiry` has already reported from another source.
 
 Trust on first use (TOFU) pins the leaf SPKI of a peer's first connection
-made with it on. Two certificates have the same key when their
+made with it on. The leaf's SPKI is read alone, on the shortest strict path
+(`spki_pin`), before the chain is summarized, so the check does not depend on
+the rest of the certificate. Two certificates have the same key when their
 SubjectPublicKeyInfo DER is byte for byte the same, which `spki_pin`
 compares through its SHA-256: the same algorithm, parameters and public key.
 A renewed certificate for the same key keeps the pin, whatever its names,
@@ -34,6 +36,7 @@ import threading
 import weakref
 from typing import Callable, List, Optional, Sequence, Set, Tuple, Union
 
+from ._certs import sha256_fingerprint, spki_pin
 from ._errors import PinMismatchError, PolicyError, format_address
 from ._expiry import claim_warning
 from ._log import get_logger
@@ -42,6 +45,7 @@ from ._peer_record import (
     CertificateSummary,
     PeerRecord,
     chain_fingerprints,
+    chain_pins,
     summarize_chain,
 )
 from ._peer_store import MemoryStore, SqliteStore
@@ -179,6 +183,10 @@ class PeerCache:
             PinMismatchError: with trust on first use, the leaf's key is not
                 the pinned one and the change was not accepted. Nothing is
                 recorded then.
+            CertificateParseError: the framing, names, validity or SPKI of a
+                certificate cannot be read, so nothing is recorded. Under
+                trust on first use the leaf's key has been compared with a
+                stored pin first, and a mismatch raises `PinMismatchError`.
             PeerCacheError: the cache file cannot be read or written.
         """
         if not chain:
@@ -230,15 +238,17 @@ class PeerCache:
         """
         with self._lock, self._store.transaction():
             previous = self._store.load(host, port)
-            summaries = _reuse_or_summarize(previous, chain)
             tofu_pin = None if previous is None else previous.tofu_pin
+            is_new_pin = False
             if trust_on_first_use:
-                leaf_pin = summaries[0].spki_pin
+                leaf_pin = spki_pin(chain[0])
                 if accepted_pin is not None or tofu_pin is None:
-                    tofu_pin = accepted_pin or leaf_pin
-                    log.debug("trust on first use pinned %s for %s", tofu_pin, format_address(host, port))
+                    tofu_pin, is_new_pin = accepted_pin or leaf_pin, True
                 elif tofu_pin != leaf_pin:
-                    return previous, None, _tofu_mismatch(host, port, tofu_pin, summaries)
+                    return previous, None, _tofu_mismatch(host, port, tofu_pin, chain)
+            summaries = _reuse_or_summarize(previous, chain)
+            if is_new_pin:
+                log.debug("trust on first use pinned %s for %s", tofu_pin, format_address(host, port))
             stored = PeerRecord(
                 host=host,
                 port=port,
@@ -305,14 +315,12 @@ def _reuse_or_summarize(
     return summarize_chain(chain)
 
 
-def _tofu_mismatch(
-    host: str, port: int, tofu_pin: str, summaries: Tuple[CertificateSummary, ...]
-) -> PinMismatchError:
-    actual = tuple(certificate.spki_pin for certificate in summaries)
+def _tofu_mismatch(host: str, port: int, tofu_pin: str, chain: Tuple[bytes, ...]) -> PinMismatchError:
+    actual = chain_pins(chain)
     return PinMismatchError(
         f"certificate pin mismatch for {format_address(host, port)}: trust on first use pinned "
         f"{tofu_pin}, but the server's certificate has the key {actual[0]} "
-        f"(SHA-256 {summaries[0].sha256_fingerprint}). If the key was rotated on purpose, forget the peer "
+        f"(SHA-256 {sha256_fingerprint(chain[0])}). If the key was rotated on purpose, forget the peer "
         "with PeerCache.forget or 'tlskit cache forget', or accept the change in accept_key_change.",
         host=host,
         port=port,

@@ -10,8 +10,9 @@ from __future__ import annotations
 import datetime
 from typing import Any, Dict, NamedTuple, Optional, Tuple
 
-from ._certs import PeerCertificate, sha256_fingerprint, spki_pin
+from ._certs import PeerCertificate, pin_of_spki, sha256_fingerprint, spki_pin
 from ._errors import format_address
+from ._x509 import parse_certificate
 
 UTC = datetime.timezone.utc
 
@@ -37,13 +38,22 @@ class CertificateSummary(NamedTuple):
 
     @classmethod
     def from_der(cls, der: bytes) -> CertificateSummary:
-        """Summarize a DER certificate.
+        """Summarize a DER certificate from its essential fields; its extensions are not read.
 
         Raises:
-            CertificateParseError: the certificate is malformed.
+            CertificateParseError: the framing, names, validity or SPKI of the
+                certificate is malformed.
         """
-        certificate = PeerCertificate.from_der(der)
-        return cls.from_certificate(certificate)
+        data = bytes(der)
+        parsed = parse_certificate(data, read_extensions=False)
+        return cls(
+            subject=parsed.subject,
+            issuer=parsed.issuer,
+            not_before=parsed.not_before,
+            not_after=parsed.not_after,
+            spki_pin=pin_of_spki(parsed.public_key.der),
+            sha256_fingerprint=sha256_fingerprint(data),
+        )
 
     @classmethod
     def from_certificate(cls, certificate: PeerCertificate) -> CertificateSummary:
@@ -94,9 +104,9 @@ def summarize_chain(chain: Tuple[bytes, ...]) -> Tuple[CertificateSummary, ...]:
     """Summarize each DER certificate of a chain, leaf first.
 
     Raises:
-        CertificateParseError: a certificate is malformed. OpenSSL accepted
-            the chain, so this means the tlskit reader rejects something
-            OpenSSL allows.
+        CertificateParseError: an essential field of a certificate is
+            malformed. For a chain that OpenSSL verified, this means that the
+            tlskit reader rejects something OpenSSL allows.
     """
     return tuple(CertificateSummary.from_der(der) for der in chain)
 

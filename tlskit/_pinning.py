@@ -10,7 +10,10 @@ the handshake verified:
    certificate of the chain must match one of them too. Every pin set that
    applies must match, so adding a set never loosens a check.
 3. Trust on first use: the leaf's key must be the one the peer cache pinned.
+   The key is read alone, so the rest of the certificate need not be readable.
 4. The peer cache records the peer, which logs changes and coming expiry.
+   A chain that tlskit cannot read is not recorded, and the connection goes
+   on, unless trust on first use has no earlier pin to check.
 
 A resumed handshake verifies nothing again, and the ssl module then reports
 no verified chain on any Python version. The chain is then the one stored
@@ -21,8 +24,10 @@ presented the same leaf, so pins that name a CA still hold on resumption.
 from __future__ import annotations
 
 import ssl
-from typing import Dict, Iterable, Mapping, NamedTuple, Optional, Sequence, Tuple, TypeVar, Union
+import threading
+from typing import Dict, Iterable, Mapping, NamedTuple, Optional, Sequence, Set, Tuple, TypeVar, Union
 
+from ._certs import sha256_fingerprint, spki_pin
 from ._errors import (
     CertificateParseError,
     InvalidURLError,
@@ -297,14 +302,53 @@ class PeerOptions:
                 accept_key_change=self.accept_key_change,
             )
         except CertificateParseError as exc:
-            # OpenSSL verified the chain, so the tlskit reader rejected a
-            # certificate that OpenSSL allows. Without trust on first use the
-            # record is optional and the connection goes on; with it, no pin
-            # can be checked, so the connection fails.
-            # NOTE: no test reaches this branch, for want of such a certificate.
-            if key.trust_on_first_use:
-                raise
-            log.warning("could not record %s in the peer cache: %s", format_address(key.host, key.port), exc)
+            # OpenSSL verified the chain, but the tlskit reader cannot read an
+            # essential field of one of its certificates: OpenSSL 3.0 accepts
+            # a DER length in non-minimal form, for one. The record is
+            # optional, so the connection goes on. Under trust on first use it
+            # goes on only if the leaf's key, read alone, matches a pin kept
+            # from an earlier visit: no new pin can be kept without a record.
+            address = format_address(key.host, key.port)
+            if key.trust_on_first_use and not _matches_stored_pin(cache, key, chain[0]):
+                raise CertificateParseError(
+                    f"trust on first use cannot pin {address}: tlskit cannot read a certificate "
+                    f"of its verified chain ({exc}), so no record can keep the pin. Pin the "
+                    "server's key in the client's pins instead, or connect without trust on first use.",
+                    host=key.host,
+                    port=key.port,
+                ) from exc
+            _warn_unrecorded(address, chain[0], exc)
+
+
+def _matches_stored_pin(cache: PeerCache, key: SessionKey, leaf: bytes) -> bool:
+    record = cache.get(key.host, key.port)
+    if record is None or record.tofu_pin is None:
+        return False
+    try:
+        return record.tofu_pin == spki_pin(leaf)
+    except CertificateParseError:
+        return False
+
+
+# Leaf fingerprints already reported as unrecordable, so that a server whose
+# certificate tlskit cannot read logs one WARNING per process, not one per connection.
+_unrecorded_warned: Set[str] = set()
+_unrecorded_lock = threading.Lock()
+
+
+def _warn_unrecorded(address: str, leaf: bytes, exc: CertificateParseError) -> None:
+    fingerprint = sha256_fingerprint(leaf)
+    with _unrecorded_lock:
+        is_first = fingerprint not in _unrecorded_warned
+        _unrecorded_warned.add(fingerprint)
+    emit = log.warning if is_first else log.debug
+    emit(
+        "could not record %s in the peer cache, because tlskit cannot read a certificate of its "
+        "verified chain (leaf SHA-256 %s): %s. The connection goes on unrecorded.",
+        address,
+        fingerprint,
+        exc,
+    )
 
 
 def resumed_chain(sock: ssl.SSLSocket, offered: Optional[CachedSession]) -> Tuple[bytes, ...]:

@@ -3,8 +3,24 @@
 `parse_certificate` walks Certificate and TBSCertificate field by field and
 returns plain values: names as RFC 4514 text, times as UTC datetimes, the
 public key's algorithm and size, and the extensions that `_extensions` reads.
-Any structural fault raises `DERError`, and nothing else escapes: no other
-exception type, and no read past the input.
+
+The reader is strict where tlskit relies on a field, and as lenient as OpenSSL
+3.0's verification elsewhere, so that a certificate OpenSSL verifies can be
+read. The essential parts, whose faults raise `DERError`, are:
+
+- the DER framing of Certificate and of every TBSCertificate field, in order,
+  with no trailing bytes;
+- the version, serial number and signature algorithm OID;
+- the structure of the issuer and subject names (each attribute's value is
+  text decoded leniently by `decode_string`, or hex when it is no string);
+- the validity, in the RFC 5280 time forms, which OpenSSL also requires;
+- the SubjectPublicKeyInfo, key included, because pins hash it;
+- the framing of the extension list and of each Extension.
+
+The values of extensions are optional: see `_extensions`. A version 1 or 2
+certificate with extensions is read too, since OpenSSL rejects it only under
+``VERIFY_X509_STRICT``. Nothing but `DERError` escapes, and nothing is read
+past the input.
 
 The signature is read for its structure only and is never verified. OpenSSL
 verifies chains during the handshake; this reader reports what a certificate
@@ -77,11 +93,17 @@ class ParsedCertificate(NamedTuple):
     extensions: DecodedExtensions
 
 
-def parse_certificate(cert_der: bytes) -> ParsedCertificate:
+def parse_certificate(cert_der: bytes, *, read_extensions: bool = True) -> ParsedCertificate:
     """Read every field tlskit reports from a DER-encoded certificate.
 
+    Args:
+        cert_der: the certificate.
+        read_extensions: read the extension list too. When False the
+            extensions field is skipped unread and the result has none.
+
     Raises:
-        DERError: the input is not a well-formed X.509 certificate.
+        DERError: an essential part of the certificate is malformed (see the
+            module docstring).
     """
     data = bytes(cert_der)
     certificate = expect(data, 0, len(data), SEQUENCE)
@@ -113,14 +135,12 @@ def parse_certificate(cert_der: bytes) -> ParsedCertificate:
     fields.read_optional(SUBJECT_UNIQUE_ID)
     extensions_field = fields.read_optional(EXTENSIONS)
     fields.finish("TBSCertificate")
-    extensions_sequence = None
-    if extensions_field is not None:
-        if version != 3:
-            raise DERError(f"a version {version} certificate has extensions, which need version 3")
+    extensions = DecodedExtensions()
+    if extensions_field is not None and read_extensions:
         wrapper = Reader.inside(data, extensions_field)
         extensions_sequence = wrapper.read(SEQUENCE)
         wrapper.finish("the [3] extensions field")
-    extensions = parse_extensions(data, extensions_sequence)
+        extensions = parse_extensions(data, extensions_sequence)
     return ParsedCertificate(
         version=version,
         serial_number=serial_number,
@@ -170,7 +190,10 @@ def format_name(data: bytes, name: TLV) -> str:
     in reverse. The attributes of a multi-valued RDN keep their encoded order,
     joined by ``+``. An attribute without a registered short name is written
     as its dotted OID with the value as ``#`` and the hex of its DER (RFC 4514
-    2.4), as is any value that is not a character string.
+    2.4), as is any value that is not a character string. An empty RDN is
+    left out. RFC 5280 4.1.2.4 gives each RDN at least one attribute, but
+    OpenSSL 3.0 verifies a certificate with an empty one and leaves it out
+    when it prints the name.
     """
     rdns: List[str] = []
     for rdn in Reader.inside(data, name).read_all():
@@ -179,9 +202,8 @@ def format_name(data: bytes, name: TLV) -> str:
                 f"expected a SET for a relative distinguished name at offset {rdn.start}", rdn.start
             )
         attributes = [_format_attribute(data, element) for element in Reader.inside(data, rdn).read_all()]
-        if not attributes:
-            raise DERError(f"empty relative distinguished name at offset {rdn.start}", rdn.start)
-        rdns.append("+".join(attributes))
+        if attributes:
+            rdns.append("+".join(attributes))
     return ",".join(reversed(rdns))
 
 
