@@ -149,6 +149,9 @@ class PinRules(NamedTuple):
     trust_on_first_use: bool
 
 
+_NO_RULES = PinRules((), False)
+
+
 class PeerOptions:
     """A client's pins per host, caches and trust on first use, applied to each connection.
 
@@ -198,6 +201,17 @@ class PeerOptions:
         Raises:
             PolicyError: an argument has the wrong type or value.
         """
+        if not isinstance(trust_on_first_use, bool):
+            raise PolicyError(
+                f"invalid trust_on_first_use: {trust_on_first_use!r}. Use True or False.",
+                field="trust_on_first_use",
+            )
+        if accept_key_change is not None and not callable(accept_key_change):
+            raise PolicyError(
+                f"invalid accept_key_change: {accept_key_change!r}. Pass a callable that takes the "
+                "PinMismatchError and returns True to accept the new key, or None.",
+                field="accept_key_change",
+            )
         return cls(
             HostPins(pins),
             _choose("session_cache", session_cache, SHARED_SESSION_CACHE),
@@ -230,6 +244,8 @@ class PeerOptions:
             PolicyError: trust on first use with a policy that does not verify.
         """
         self.check_policy(policy, url)
+        if not self.trust_on_first_use and not self.host_pins:
+            return _NO_RULES
         return PinRules(self.host_pins.for_origin(url.host, url.port), self.trust_on_first_use)
 
     def session_key(self, url: URL, policy: TLSPolicy) -> SessionKey:
