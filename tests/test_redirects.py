@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import socket
 from typing import Callable, List, Tuple
 
 import pytest
 
 import tlskit
-from servers import HTTPResponder, Request, TLSServer, response_bytes
-from tlskit import RedirectError, TimeoutExceededError, TooManyRedirectsError
+from servers import HTTPResponder, Request, TLSServer, read_request, response_bytes
+from tlskit import RedirectError, Timeout, TimeoutExceededError, TooManyRedirectsError
 from tlskit._redirects import is_cross_origin, next_method, next_url, resolve_reference
 from tlskit._url import parse_url
 
@@ -234,6 +235,38 @@ def test_location_scheme_without_slashes_stays(
     assert response.body == b"same origin"
     assert response.url == server.url("/a/127.0.0.1:1/final")
     assert server.connections == 1
+
+
+def test_long_redirect_body_not_read(start_server: StartServer, ca_file: str) -> None:
+    # A chunked redirect body of 32 MiB: the client reads 64 KiB of it at
+    # most, closes that connection and follows the Location on a new one.
+    written: List[int] = []
+
+    def handler(sock: socket.socket) -> None:
+        buffer = bytearray()
+        received = read_request(sock, buffer)
+        if received is None:
+            return
+        if received[0].target == "/final":
+            sock.sendall(response_bytes(200, [], b"arrived"))
+            return
+        sock.sendall(b"HTTP/1.1 302 Found\r\nLocation: /final\r\nTransfer-Encoding: chunked\r\n\r\n")
+        try:
+            for _ in range(512):
+                sock.sendall(b"10000\r\n" + b"A" * 0x10000 + b"\r\n")
+                written.append(0x10000)
+            sock.sendall(b"0\r\n\r\n")
+        except OSError:
+            return
+
+    server = start_server(handler)
+    with tlskit.Client(cafile=ca_file, timeout=Timeout(connect=5, read=5)) as client:
+        with client.stream(server.url("/start")) as response:
+            assert response.read() == b"arrived"
+    assert [hop.status for hop in response.history] == [302]
+    assert response.history[0].body == b""
+    assert server.connections == 2
+    assert sum(written) < 32 * 1024 * 1024
 
 
 def test_redirect_chain_and_history(redirect_server: Tuple[TLSServer, HTTPResponder], ca_file: str) -> None:

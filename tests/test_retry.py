@@ -10,7 +10,7 @@ from typing import Callable, List
 import pytest
 
 import tlskit
-from servers import HTTPResponder, Request, TLSServer, response_bytes
+from servers import HTTPResponder, Request, TLSServer, read_request, response_bytes
 from tlskit import ConnectError, PolicyError, Retry
 from tlskit._retry import make_retry, parse_retry_after
 
@@ -122,6 +122,40 @@ def test_status_retried_for_get(start_server: StartServer, ca_file: str) -> None
     response = tlskit.get(server.url("/"), cafile=ca_file, retries=Retry(total=2, backoff_factor=0))
     assert response.body == b"done"
     assert len(responder.requests) == 3
+
+
+def test_small_retried_body_keeps_connection(start_server: StartServer, ca_file: str) -> None:
+    responder = HTTPResponder({"/": flaky([503])})
+    server = start_server(responder)
+    with tlskit.Client(cafile=ca_file, retries=Retry(total=1, backoff_factor=0)) as client:
+        assert client.get(server.url("/")).body == b"done"
+    assert server.connections == 1
+
+
+def test_long_retried_body_not_read(start_server: StartServer, ca_file: str) -> None:
+    # A 503 body of 64 MiB + 1 byte is left unread: its connection is closed.
+    sent: List[int] = []
+
+    def handler(sock: socket.socket) -> None:
+        buffer = bytearray()
+        if read_request(sock, buffer) is None:
+            return
+        if not sent:
+            sock.sendall(b"HTTP/1.1 503 Busy\r\nRetry-After: 0\r\nContent-Length: 67108865\r\n\r\n")
+            try:
+                for _ in range(1024):
+                    sock.sendall(b"x" * 65536)
+                    sent.append(65536)
+            except OSError:
+                return
+        else:
+            sock.sendall(response_bytes(200, [], b"done"))
+
+    server = start_server(handler)
+    response = tlskit.get(server.url("/"), cafile=ca_file, retries=Retry(total=1, backoff_factor=0))
+    assert response.body == b"done"
+    assert server.connections == 2
+    assert sum(sent) < 64 * 1024 * 1024
 
 
 def test_retries_exhausted_returns_last_response(start_server: StartServer, ca_file: str) -> None:

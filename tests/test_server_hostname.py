@@ -9,7 +9,7 @@ import pytest
 import trustme
 
 import tlskit
-from servers import HTTPResponder, TLSServer
+from servers import HTTPResponder, TLSServer, response_bytes
 from tlskit import HostnameMismatchError
 
 StartServer = Callable[..., TLSServer]
@@ -91,3 +91,58 @@ def test_override_keys_its_own_connections(start_server: StartServer, ca: trustm
             assert client.get(server.server.url("/"), server_hostname="api.internal.test").status == 200
     assert server.server.connections == 2
     assert server.names == [None, "api.internal.test"]
+
+
+# Redirects: the override names the server of the URL requested, no other origin.
+
+
+def redirect_to(location: str) -> Callable[[object], bytes]:
+    def route(request: object) -> bytes:
+        return response_bytes(302, [("Location", location)], b"moved", "Found")
+
+    return route
+
+
+def test_redirect_to_other_origin_drops_override(
+    sni_server: SNIServer, start_server: StartServer, named_cert: trustme.LeafCert, ca_file: str
+) -> None:
+    # The other origin presents the same certificate, which does not name 127.0.0.1.
+    other = SNIServer(start_server, named_cert)
+    sni_server.responder.routes["/away"] = redirect_to(other.server.url("/"))
+    with pytest.raises(HostnameMismatchError) as caught:
+        tlskit.get(
+            sni_server.server.url("/away"),
+            cafile=ca_file,
+            server_hostname="api.internal.test",
+            diagnose=False,
+        )
+    assert caught.value.port == other.server.port
+    assert caught.value.host == "127.0.0.1"
+    assert sni_server.names == ["api.internal.test"]
+    assert other.names == [None]
+
+
+def test_redirect_to_other_origin_verifies_its_host(
+    sni_server: SNIServer, start_server: StartServer, ca: trustme.CA, ca_file: str
+) -> None:
+    other = SNIServer(start_server, ca.issue_cert("127.0.0.1"))
+    sni_server.responder.routes["/away"] = redirect_to(other.server.url("/"))
+    response = tlskit.get(sni_server.server.url("/away"), cafile=ca_file, server_hostname="api.internal.test")
+    assert response.body == b"ok"
+    assert other.names == [None]
+
+
+def test_override_returns_with_first_origin(
+    sni_server: SNIServer, start_server: StartServer, ca: trustme.CA, ca_file: str
+) -> None:
+    other = SNIServer(start_server, ca.issue_cert("127.0.0.1"))
+    sni_server.responder.routes["/away"] = redirect_to(other.server.url("/back"))
+    other.responder.routes["/back"] = redirect_to(sni_server.server.url("/"))
+    with tlskit.Client(cafile=ca_file) as client:
+        response = client.get(sni_server.server.url("/away"), server_hostname="api.internal.test")
+    assert response.body == b"ok"
+    assert [hop.status for hop in response.history] == [302, 302]
+    assert other.names == [None]
+    # The first connection carried both requests to the first origin.
+    assert sni_server.names == ["api.internal.test"]
+    assert sni_server.server.connections == 1

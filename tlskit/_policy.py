@@ -167,7 +167,9 @@ class TLSPolicy:
         server_hostname: name to send as SNI and verify, in place of the URL's host,
             like curl's ``--connect-to``. The connection still goes to the URL's host and
             port, and the Host header is unchanged. Takes host names (U-labels are
-            converted to A-labels, a trailing dot is dropped) and IP literals.
+            converted to A-labels, a trailing dot is dropped) and IP literals. It
+            applies to the origin of the URL requested: a redirect to another
+            scheme, host or port is verified against that URL's own host.
         client_cert_data: the client certificate as PEM bytes, optionally followed by its
             key, for secrets that must not be written to disk.
         client_key_data: the client's private key as PEM bytes.

@@ -43,7 +43,9 @@ class BaseResponse:
         http_version: ``"HTTP/1.1"`` or ``"HTTP/1.0"``.
         tls: version, cipher, ALPN, peer certificate and session reuse of the
             connection; None for a plain http response (``allow_http=True``).
-        history: the redirect responses that led here, oldest first.
+        history: the redirect responses that led here, oldest first. Each
+            keeps its body when that is at most 64 KiB; a longer one is not
+            read, and its body is empty.
     """
 
     __slots__ = ("status", "reason", "headers", "url", "http_version", "tls", "history")
