@@ -27,6 +27,7 @@ from tlskit import (
     InvalidHeaderError,
     InvalidURLError,
     LimitExceededError,
+    Limits,
     PinMismatchError,
     PolicyError,
     Timeout,
@@ -473,6 +474,14 @@ def test_invalid_header_sends_nothing(https_server: TLSServer, ca_file: str) -> 
         ({"timeout": -1}, "timeout"),
         ({"retries": -2}, "retries"),
         ({"no_such_option": 1}, "no_such_option"),
+        ({"timeout": 1e300}, "timeout"),
+        ({"limits": Limits(max_header_count="100")}, "limits"),  # type: ignore[arg-type]
+        ({"limits": Limits(max_line_bytes=-1)}, "limits"),
+        ({"limits": Limits(max_header_bytes=0)}, "limits"),
+        ({"limits": Limits(max_decoded_bytes=float("nan"))}, "limits"),  # type: ignore[arg-type]
+        ({"limits": Limits(max_expansion_ratio=True)}, "limits"),
+        ({"headers": 5}, "headers"),
+        ({"headers": "X-A: 1"}, "headers"),
     ],
 )
 def test_invalid_options_raise(options: dict, field: str) -> None:
@@ -481,6 +490,31 @@ def test_invalid_options_raise(options: dict, field: str) -> None:
     assert caught.value.field == field
     with tlskit.Client() as client, pytest.raises(PolicyError):
         client.get("https://127.0.0.1:1/", **options)
+
+
+@pytest.mark.parametrize(
+    "options, field",
+    [
+        ({"trust_on_first_use": 1}, "trust_on_first_use"),
+        ({"accept_key_change": "yes"}, "accept_key_change"),
+        ({"pins": None}, "pins"),
+        ({"pins": 123}, "pins"),
+    ],
+)
+def test_invalid_client_settings_raise(options: dict, field: str) -> None:
+    with pytest.raises(PolicyError) as caught:
+        tlskit.Client(**options)
+    assert caught.value.field == field
+
+
+def test_invalid_limits_send_nothing(https_server: TLSServer, ca_file: str) -> None:
+    limits = Limits(max_header_count="100")  # type: ignore[arg-type]
+    with pytest.raises(PolicyError) as caught:
+        tlskit.Client(cafile=ca_file, limits=limits).get(https_server.url("/"))
+    assert "Limits.max_header_count: '100'" in str(caught.value)
+    with pytest.raises(PolicyError):
+        tlskit.get(https_server.url("/"), cafile=ca_file, timeout=Timeout(read=1e10))
+    assert https_server.connections == 0
 
 
 def test_timeout_object(https_server: TLSServer, ca_file: str) -> None:

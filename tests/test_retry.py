@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email.utils
 import logging
+import re
 import socket
 from typing import Callable, List
 
@@ -94,11 +95,38 @@ def test_invalid_retries_raise(value: object) -> None:
         ({"backoff_factor": -0.5}, "Retry.backoff_factor"),
         ({"jitter": 2}, "Retry.jitter"),
         ({"backoff_max": float("nan")}, "Retry.backoff_max"),
+        ({"backoff_max": 1e300}, "Retry.backoff_max"),
+        ({"backoff_factor": 1e10}, "Retry.backoff_factor"),
+        ({"statuses": None}, "Retry.statuses"),
+        ({"statuses": 503}, "Retry.statuses"),
+        ({"statuses": "503"}, "Retry.statuses"),
+        ({"statuses": [503, "429"]}, "Retry.statuses entry: '429'"),
+        ({"statuses": [True]}, "Retry.statuses entry: True"),
+        ({"statuses": [99]}, "Retry.statuses entry: 99"),
+        ({"methods": 5}, "Retry.methods"),
+        ({"methods": None}, "Retry.methods"),
+        ({"methods": "GET"}, "Retry.methods"),
+        ({"methods": ["GET", 5]}, "Retry.methods entry: 5"),
+        ({"methods": ["GET POST"]}, "Retry.methods entry: 'GET POST'"),
+        ({"respect_retry_after": 1}, "Retry.respect_retry_after"),
     ],
 )
 def test_invalid_retry_fields_raise(fields: dict, text: str) -> None:
-    with pytest.raises(PolicyError, match=text):
+    with pytest.raises(PolicyError, match=re.escape(text)) as caught:
         Retry(**fields)
+    assert caught.value.field == "retries"
+
+
+def test_retry_collections_accepted() -> None:
+    retry = Retry(statuses=[503], methods={"get", "Put"})
+    assert retry.statuses == frozenset({503})
+    assert retry.methods == frozenset({"GET", "PUT"})
+    assert Retry(statuses=(), methods=()).statuses == frozenset()
+
+
+def test_late_retry_delay_stays_at_max() -> None:
+    retry = Retry(total=5000, backoff_factor=1, backoff_max=30, jitter=0)
+    assert retry.delay(1500) == 30.0
 
 
 # End to end.

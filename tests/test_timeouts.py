@@ -7,7 +7,7 @@ import time
 import pytest
 
 from tlskit import PolicyError, Timeout, TimeoutExceededError
-from tlskit._timeouts import Deadline, make_timeout
+from tlskit._timeouts import MAX_TIMEOUT_SECONDS, Deadline, make_timeout
 
 
 def test_number_bounds_total() -> None:
@@ -17,7 +17,7 @@ def test_number_bounds_total() -> None:
     assert make_timeout(timeout) is timeout
 
 
-@pytest.mark.parametrize("value", [0, -1, float("nan"), float("inf"), "5", True])
+@pytest.mark.parametrize("value", [0, -1, float("nan"), float("inf"), "5", True, 1e10, 1e300, 10**400])
 def test_invalid_timeout_raises(value: object) -> None:
     with pytest.raises(PolicyError) as caught:
         make_timeout(value)  # type: ignore[arg-type]
@@ -28,6 +28,12 @@ def test_invalid_timeout_raises(value: object) -> None:
 def test_invalid_timeout_field_raises() -> None:
     with pytest.raises(PolicyError, match="read=0"):
         Timeout(read=0)
+    with pytest.raises(PolicyError, match="read=10000000000.0"):
+        Timeout(read=1e10)
+
+
+def test_longest_timeout_accepted() -> None:
+    assert Timeout(read=MAX_TIMEOUT_SECONDS).read == MAX_TIMEOUT_SECONDS
 
 
 def test_limit_uses_own_timeout_when_total_is_far() -> None:

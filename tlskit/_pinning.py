@@ -198,6 +198,17 @@ class PeerOptions:
         Raises:
             PolicyError: an argument has the wrong type or value.
         """
+        if not isinstance(trust_on_first_use, bool):
+            raise PolicyError(
+                f"invalid trust_on_first_use: {trust_on_first_use!r}. Use True or False.",
+                field="trust_on_first_use",
+            )
+        if accept_key_change is not None and not callable(accept_key_change):
+            raise PolicyError(
+                f"invalid accept_key_change: {accept_key_change!r}. Pass a callable that takes the "
+                "PinMismatchError and returns True to accept the new key, or None.",
+                field="accept_key_change",
+            )
         return cls(
             HostPins(pins),
             _choose("session_cache", session_cache, SHARED_SESSION_CACHE),

@@ -297,6 +297,12 @@ class TLSPolicy:
                 f"invalid TLSPolicy.pins: {self.pins!r} is a single string. Pass a list of pins.",
                 field="pins",
             )
+        if not isinstance(self.pins, (list, tuple, set, frozenset)):
+            raise PolicyError(
+                f"invalid TLSPolicy.pins: {self.pins!r}. Pass a list of pins such as ['sha256/...'], "
+                "or () for none.",
+                field="pins",
+            )
         object.__setattr__(self, "pins", tuple(validate_pin(pin) for pin in self.pins))
         if self.server_hostname is not None:
             object.__setattr__(self, "server_hostname", normalize_server_hostname(self.server_hostname))

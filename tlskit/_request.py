@@ -102,6 +102,12 @@ def header_fields(headers: HeadersType) -> List[Tuple[str, str]]:
     """
     if headers is None:
         return []
+    if isinstance(headers, (str, bytes)) or not isinstance(headers, (Mapping, list, tuple)):
+        raise InvalidHeaderError(
+            f"invalid headers {headers!r}: expected a mapping of names to values, or a list of "
+            "(name, value) pairs.",
+            field="headers",
+        )
     pairs = list(headers.items()) if isinstance(headers, Mapping) else list(headers)
     for pair in pairs:
         if not isinstance(pair, tuple) or len(pair) != 2:
@@ -257,6 +263,18 @@ def _check_count(name: str, value: Optional[int], allow_none: bool) -> None:
         raise PolicyError(f"invalid {name} {value!r}: expected an int of at least 0.", field=name)
 
 
+def check_limits(limits: Limits) -> None:
+    """Raise `PolicyError` unless every field of ``limits`` is a positive int (None for no limit where allowed)."""
+    for name, value in limits._asdict().items():
+        if value is None and name == "max_decoded_bytes":
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            allowed = ", or None for no limit" if name == "max_decoded_bytes" else ""
+            raise PolicyError(
+                f"invalid Limits.{name}: {value!r}. Expected an int of at least 1{allowed}.", field="limits"
+            )
+
+
 def make_options(
     policy: TLSPolicy,
     *,
@@ -288,6 +306,7 @@ def make_options(
     if proxy is not None:
         _check_type("proxy", proxy, (str,), "a proxy URL such as 'http://proxy.example:3128', or None")
     _check_type("limits", limits, (Limits,), "a tlskit.Limits")
+    check_limits(limits)
     if environment is None:
         environment = read_proxy_environment() if policy.trust_env else NO_PROXY_ENVIRONMENT
     return RequestOptions(

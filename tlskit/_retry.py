@@ -21,29 +21,62 @@ made: the last response is returned, or the last error raised.
 
 from __future__ import annotations
 
-import math
+import re
 import time
 from dataclasses import dataclass
-from typing import AbstractSet, Optional, Union
+from typing import AbstractSet, Any, Callable, FrozenSet, Optional, Union
 
 from ._errors import ConnectError, PolicyError, ProxyError, TimeoutExceededError
+from ._timeouts import MAX_TIMEOUT_SECONDS
 
 # Methods that RFC 9110 9.2.2 defines as idempotent: safe to send twice.
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
 
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 
+# A method is a token (RFC 9110 9.1).
+_METHOD = re.compile(r"[-!#$%&'*+.^_`|~0-9A-Za-z]+")
 
-def _check_number(name: str, value: object, minimum: float) -> None:
+
+# A wait grows as backoff_factor * 2 ** (retry - 1); past this many doublings
+# every wait is backoff_max anyway, and 2 ** 1100 would overflow a float.
+MAX_BACKOFF_DOUBLINGS = 64
+
+
+def _check_number(name: str, value: object, minimum: float, maximum: float = MAX_TIMEOUT_SECONDS) -> None:
     if (
         isinstance(value, bool)
         or not isinstance(value, (int, float))
-        or not math.isfinite(value)
-        or value < minimum
+        # The comparison also rejects NaN and infinity, and huge ints without overflow.
+        or not minimum <= value <= maximum
     ):
         raise PolicyError(
-            f"invalid Retry.{name}: {value!r}. Expected a number of at least {minimum:g}.", field="retries"
+            f"invalid Retry.{name}: {value!r}. Expected a number from {minimum:g} to {maximum:.10g}.",
+            field="retries",
         )
+
+
+def _frozen_set(
+    name: str, values: object, is_valid: Callable[[object], bool], expected: str
+) -> FrozenSet[Any]:
+    """Return ``values`` as a frozenset, or raise `PolicyError` naming the first invalid item."""
+    if isinstance(values, (str, bytes)) or not isinstance(values, (list, tuple, set, frozenset)):
+        raise PolicyError(
+            f"invalid Retry.{name}: {values!r}. Pass a set or list of {expected}, or an empty one for none.",
+            field="retries",
+        )
+    for value in values:
+        if not is_valid(value):
+            raise PolicyError(f"invalid Retry.{name} entry: {value!r}. Expected {expected}.", field="retries")
+    return frozenset(values)
+
+
+def _is_status(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 100 <= value <= 599
+
+
+def _is_method(value: object) -> bool:
+    return isinstance(value, str) and bool(_METHOD.fullmatch(value))
 
 
 @dataclass(frozen=True)
@@ -78,17 +111,21 @@ class Retry:
             )
         _check_number("backoff_factor", self.backoff_factor, 0)
         _check_number("backoff_max", self.backoff_max, 0)
-        _check_number("jitter", self.jitter, 0)
-        if self.jitter > 1:
+        _check_number("jitter", self.jitter, 0, 1)
+        if not isinstance(self.respect_retry_after, bool):
             raise PolicyError(
-                f"invalid Retry.jitter: {self.jitter!r}. Expected a share from 0 to 1.", field="retries"
+                f"invalid Retry.respect_retry_after: {self.respect_retry_after!r}. Use True or False.",
+                field="retries",
             )
-        object.__setattr__(self, "statuses", frozenset(self.statuses))
-        object.__setattr__(self, "methods", frozenset(method.upper() for method in self.methods))
+        statuses = _frozen_set("statuses", self.statuses, _is_status, "status codes from 100 to 599")
+        methods = _frozen_set("methods", self.methods, _is_method, "method names such as 'GET'")
+        object.__setattr__(self, "statuses", statuses)
+        object.__setattr__(self, "methods", frozenset(method.upper() for method in methods))
 
     def backoff(self, retry: int) -> float:
         """Return the wait before retry number ``retry`` (1 for the first), jitter included."""
-        delay = float(min(self.backoff_max, self.backoff_factor * 2 ** (retry - 1)))
+        doublings = min(retry - 1, MAX_BACKOFF_DOUBLINGS)
+        delay = float(min(self.backoff_max, self.backoff_factor * 2**doublings))
         if self.jitter and delay:
             import random  # Deferred: only retries need it.
 

@@ -14,7 +14,6 @@ each read timeout therefore still cannot keep a call past its total.
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass
 from typing import Optional, Tuple, Union
@@ -30,17 +29,25 @@ _MESSAGES = {
 }
 
 
+# The longest limit accepted, one year. Socket timeouts overflow CPython's
+# clock type past about 9.2e9 s, and a longer limit means no limit, which
+# None says plainly.
+MAX_TIMEOUT_SECONDS = 365 * 24 * 3600.0
+
+
 def _check_seconds(name: str, value: Optional[float]) -> Optional[float]:
     if value is None:
         return None
     if (
         isinstance(value, bool)
         or not isinstance(value, (int, float))
-        or not math.isfinite(value)
-        or value <= 0
+        # A comparison rejects NaN and infinity, and unlike math.isfinite it
+        # does not overflow on an int too large for a float.
+        or not 0 < value <= MAX_TIMEOUT_SECONDS
     ):
         raise PolicyError(
-            f"invalid timeout {name}={value!r}: expected a positive number of seconds, or None for no limit.",
+            f"invalid timeout {name}={value!r}: expected a positive number of seconds up to "
+            f"{MAX_TIMEOUT_SECONDS:.0f} (one year), or None for no limit.",
             field="timeout",
         )
     return float(value)
