@@ -417,3 +417,47 @@ def test_two_body_pieces_before_reading() -> None:
     parser.feed_eof()
     assert parser.next_event() == BodyData(b"first second")
     assert isinstance(parser.next_event(), EndOfResponse)
+
+
+# A head whose lines all end in CRLF takes a fast path through a few regular
+# expressions; the same head with bare LF line ends takes the line-by-line
+# path. Both must give the same status, fields and framing.
+SAME_HEADS = [
+    b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc",
+    b"HTTP/1.1 200 OK\r\ncontent-length:3\r\nCONTENT-LENGTH: 3 \r\n\r\nabc",
+    b"HTTP/1.1 200 OK\r\nX-A: \t spaced  value \t\r\nConnection: close\r\nContent-Length: 0\r\n\r\n",
+    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-Empty:\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+    b"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 1\r\n\r\nx",
+    b"HTTP/1.1 204 No Content\r\n\r\n",
+]
+
+
+@pytest.mark.parametrize("data", SAME_HEADS)
+def test_crlf_and_lf_heads_parse_alike(data: bytes) -> None:
+    head_end = data.index(b"\r\n\r\n")
+    bare_lf = data[:head_end].replace(b"\r\n", b"\n") + b"\n\n" + data[head_end + 4 :]
+    crlf_head, crlf_body, crlf_end = parse(data)
+    lf_head, lf_body, lf_end = parse(bare_lf)
+    assert crlf_head.status == lf_head.status
+    assert crlf_head.headers.fields() == lf_head.headers.fields()
+    assert crlf_body == lf_body
+    assert crlf_end.keep_alive == lf_end.keep_alive
+
+
+def test_conflicting_lengths_rejected_on_fast_path() -> None:
+    with pytest.raises(ProtocolError) as raised:
+        parse(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\ncontent-length: 4\r\n\r\nabcd")
+    assert "conflicting Content-Length values '3, 4'" in str(raised.value)
+
+
+def test_body_counted_by_caller() -> None:
+    parser = ResponseParser("GET")
+    parser.feed(b"HTTP/1.1 200 OK\r\nContent-Length: 20000\r\n\r\n")
+    assert type(parser.next_event()) is ResponseHead
+    assert parser.can_receive_body()
+    assert parser.body_remaining == 20000
+    parser.count_body(20000)
+    assert parser.body_received == 20000
+    end = parser.next_event()
+    assert type(end) is EndOfResponse
+    assert end.keep_alive

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
@@ -86,3 +87,49 @@ def test_import_skips_heavy_stdlib_modules() -> None:
     )
     assert output.returncode == 0, output.stderr
     assert output.stdout.strip() == "[]"
+
+
+def run_isolated(code: str) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, PYTHONPATH=str(Path(tlskit.__file__).parent.parent))
+    return subprocess.run(
+        [sys.executable, "-S", "-c", code], capture_output=True, text=True, timeout=30, env=env
+    )
+
+
+def test_bare_import_loads_no_submodule() -> None:
+    output = run_isolated(
+        "import sys, tlskit; print(sorted(m for m in sys.modules if m.startswith('tlskit')))"
+    )
+    assert output.returncode == 0, output.stderr
+    assert output.stdout.strip() == "['tlskit', 'tlskit._version']"
+
+
+def test_public_names_listed_and_resolved() -> None:
+    assert set(tlskit.__all__) <= set(dir(tlskit))
+    assert tlskit.Client.__module__ == "tlskit._client"
+    with pytest.raises(AttributeError, match="no attribute 'missing'"):
+        tlskit.missing  # noqa: B018
+
+
+def test_debug_skips_logging_warning_reaches_stderr() -> None:
+    code = (
+        "import sys\n"
+        "from tlskit._log import get_logger\n"
+        "log = get_logger('tlskit.test')\n"
+        "log.debug('quiet %s', 1)\n"
+        "print('logging' in sys.modules)\n"
+        "log.warning('loud %s', 2)\n"
+    )
+    output = run_isolated(code)
+    assert output.returncode == 0, output.stderr
+    assert output.stdout.strip() == "False"
+    assert output.stderr.strip() == "loud 2"
+
+
+def test_lazy_logger_keeps_caller_location(caplog: pytest.LogCaptureFixture) -> None:
+    from tlskit._log import get_logger
+
+    with caplog.at_level(logging.DEBUG, logger="tlskit.test"):
+        get_logger("tlskit.test").debug("here %s", 3)
+    assert [record.getMessage() for record in caplog.records] == ["here 3"]
+    assert caplog.records[0].funcName == "test_lazy_logger_keeps_caller_location"

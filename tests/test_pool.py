@@ -10,7 +10,8 @@ import pytest
 
 from tlskit._connection import Connection
 from tlskit._policy import TLSPolicy
-from tlskit._pool import ConnectionPool
+from tlskit._pool import RECENT_IDLE_SECONDS, ConnectionPool
+from tlskit._timeouts import Deadline, Timeout
 from tlskit._url import parse_url
 
 URL = parse_url("http://127.0.0.1:8080/", allow_http=True)
@@ -101,3 +102,43 @@ def test_close_closes_idle_connections(new_pair: Callable[[], Pair]) -> None:
     pool.close()
     assert connection.sock.fileno() == -1
     assert pool.acquire("key") is None
+
+
+def test_recent_connection_skips_probe_for_idempotent(new_pair: Callable[[], Pair]) -> None:
+    # A stale connection handed out unprobed is retried by the exchange for
+    # idempotent requests, so a recent one costs no system call.
+    pool = ConnectionPool()
+    closed, server = new_pair()
+    pool.release("key", closed)
+    server.close()
+    assert pool.acquire("key", is_idempotent=True) is closed
+
+
+def test_recent_connection_probed_for_other_methods(new_pair: Callable[[], Pair]) -> None:
+    pool = ConnectionPool()
+    closed, server = new_pair()
+    pool.release("key", closed)
+    server.close()
+    assert pool.acquire("key", is_idempotent=False) is None
+    assert closed.sock.fileno() == -1
+
+
+def test_older_connection_probed_for_idempotent(new_pair: Callable[[], Pair]) -> None:
+    pool = ConnectionPool()
+    closed, server = new_pair()
+    pool.release("key", closed)
+    closed.last_used = time.monotonic() - RECENT_IDLE_SECONDS - 1
+    server.close()
+    assert pool.acquire("key", is_idempotent=True) is None
+
+
+def test_timeout_within_tolerance_kept(new_pair: Callable[[], Pair]) -> None:
+    # The fixture's sockets start with a 5 s timeout, and each settimeout is a
+    # system call, so a limit within 1 ms of the current one keeps it.
+    connection, _ = new_pair()
+    connection._set_timeout(Deadline(Timeout(read=5.0005)), "read")
+    assert connection.sock.gettimeout() == 5.0
+    connection._set_timeout(Deadline(Timeout(read=7.0)), "read")
+    assert connection.sock.gettimeout() == 7.0
+    connection._set_timeout(Deadline(Timeout()), "read")
+    assert connection.sock.gettimeout() is None

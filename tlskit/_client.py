@@ -65,6 +65,12 @@ _parse_url_cached = functools.lru_cache(maxsize=256)(
 # Plain requests (method and URL alone) whose checked URL and encoded fields a client keeps.
 MAX_PREPARED_REQUESTS = 256
 
+# Bytes per write of Client.download. Each buffer is written right after it
+# was received, so a buffer small enough to stay in a core's L2 cache is
+# written from cache: with 1 MiB, 100 MiB downloads to a file on a 2-core
+# AMD EPYC VM had a tail of runs 2x slower than with 256 KiB.
+DEFAULT_DOWNLOAD_CHUNK_BYTES = 256 * 1024
+
 DEFAULT_TIMEOUT_SECONDS = 30.0
 DEFAULT_MAX_REDIRECTS = 10
 
@@ -354,7 +360,7 @@ class Client:
         path: str,
         *,
         progress: Optional[ProgressCallback] = None,
-        chunk_size: int = 1024 * 1024,
+        chunk_size: int = DEFAULT_DOWNLOAD_CHUNK_BYTES,
         **kwargs: Any,
     ) -> StreamingResponse:
         """Save the body of a GET response to ``path``, replacing it only once the body is complete.

@@ -84,7 +84,8 @@ def _exchange(
     parser = ResponseParser(spec.method, options.limits)
     try:
         head = read_head(connection, data, parser, deadline)
-        connection.save_session()
+        if connection.session_saver is not None:
+            connection.save_session()
         return parser, head
     except TLSKitError as exc:
         connection.close()

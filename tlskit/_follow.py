@@ -63,9 +63,17 @@ def send_and_follow(
     first_origin = url.origin
     hop_options = options
     while True:
-        response = send_with_retries(pool, peers, spec, url, hop_options, deadline)
-        location = response.headers.get("location")
-        if not options.follow_redirects or response.status not in REDIRECT_STATUSES or location is None:
+        if hop_options.retry is None:
+            response = send_hop(pool, spec, url, hop_options, deadline, peers)
+        else:
+            response = send_with_retries(pool, peers, spec, url, hop_options, deadline)
+        # The status is checked first, so that most responses never look up a header.
+        location = (
+            response.headers.get("location")
+            if options.follow_redirects and response.status in REDIRECT_STATUSES
+            else None
+        )
+        if location is None:
             response.history = history
             return response
         history.append(_drained(response))

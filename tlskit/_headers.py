@@ -8,13 +8,13 @@ and must be read one by one with `Headers.get_all`.
 from __future__ import annotations
 
 from typing import (
+    Callable,
     Dict,
     Iterable,
     Iterator,
     List,
     Mapping,
     Optional,
-    Sequence,
     Tuple,
     TypeVar,
     Union,
@@ -29,16 +29,41 @@ _T = TypeVar("_T")
 class Headers(Mapping[str, str]):
     """Case-insensitive, order-preserving header fields that keep repeats."""
 
-    __slots__ = ("_fields", "_index")
+    __slots__ = ("_list", "_index", "_source")
 
     def __init__(self, fields: Union[Iterable[Tuple[str, str]], Mapping[str, str], None] = None) -> None:
+        self._list: Optional[List[Tuple[str, str]]]
         if fields is None:
-            self._fields: List[Tuple[str, str]] = []
+            self._list = []
         elif isinstance(fields, Mapping):
-            self._fields = list(fields.items())
+            self._list = list(fields.items())
         else:
-            self._fields = list(fields)
+            self._list = list(fields)
         self._index: Optional[Dict[str, List[str]]] = None
+        self._source: Optional[Tuple[Callable[[str], List[Tuple[str, str]]], str]] = None
+
+    @classmethod
+    def split_later(cls, split: Callable[[str], List[Tuple[str, str]]], text: str) -> Headers:
+        """Return the headers that ``split(text)`` returns, calling it only when a field is first read.
+
+        The response parser validates every field line of a head but most
+        callers read few headers, so the (name, value) pairs are made on demand.
+        """
+        headers = cls.__new__(cls)
+        headers._list = None
+        headers._index = None
+        headers._source = (split, text)
+        return headers
+
+    @property
+    def _fields(self) -> List[Tuple[str, str]]:
+        fields = self._list
+        if fields is None:
+            # Two threads may both split the text; each stores an equal list.
+            assert self._source is not None
+            split, text = self._source
+            fields = self._list = split(text)
+        return fields
 
     def _lookup(self) -> Dict[str, List[str]]:
         index = self._index
@@ -91,10 +116,6 @@ class Headers(Mapping[str, str]):
     def get_all(self, name: str) -> List[str]:
         """Return every value of ``name`` in the order received, or an empty list."""
         return list(self._lookup().get(name.lower(), ()))
-
-    def values_of(self, key: str) -> Sequence[str]:
-        """Return every value of the lower-case ``key`` without a copy, for read-only use."""
-        return self._lookup().get(key, ())
 
     def fields(self) -> List[Tuple[str, str]]:
         """Return the (name, value) pairs as received, repeats included."""

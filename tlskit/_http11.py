@@ -22,7 +22,7 @@ cut short raises `IncompleteBodyError`, never a short `EndOfResponse`.
 from __future__ import annotations
 
 import re
-from typing import Iterable, List, NamedTuple, NoReturn, Optional, Sequence, Tuple, Union
+from typing import Dict, Iterable, List, NamedTuple, NoReturn, Optional, Sequence, Tuple, Union
 
 from ._errors import (
     IncompleteBodyError,
@@ -195,6 +195,9 @@ CHUNK_DATA_END = "CHUNK_DATA_END"
 TRAILERS = "TRAILERS"
 DONE = "DONE"
 
+# Fields that decide how the body is framed, or whether it is decoded.
+_FRAMING_FIELDS = frozenset({"connection", "transfer-encoding", "content-length", "content-encoding"})
+
 # States whose input is body bytes alone, which feed() may keep unbuffered.
 _DIRECT_STATES = ("BODY_LENGTH", "BODY_UNTIL_CLOSE", "CHUNK_DATA")
 
@@ -210,7 +213,7 @@ _FIELD_LINE = re.compile(
 # _FIELD_LINE, checked for all lines in one call. _FIELD_PAIRS then splits
 # lines that passed it into names and values without the surrounding spaces.
 _FIELD_BLOCK = re.compile(r"(?:[-!#$%&'*+.^_`|~0-9A-Za-z]+:[^\x00-\x08\x0a-\x1f\x7f]*\r\n)*")
-_FIELD_PAIRS = re.compile(r"([^:\r\n]+):[ \t]*([^\r\n]*?)[ \t]*\r\n")
+_FIELD_PAIRS = re.compile(r"([^:\r\n]+):[ \t]*((?:[^ \t\r\n]+(?:[ \t]+[^ \t\r\n]+)*)?)[ \t]*\r\n")
 # Chunk extensions are ignored (RFC 9112 7.1.1) but may not hide control characters.
 _CHUNK_SIZE = re.compile(rb"([0-9A-Fa-f]+)[ \t]*(?:;[^\x00-\x08\x0a-\x1f\x7f]*)?")
 
@@ -240,6 +243,8 @@ class ResponseParser:
         self._interim_responses = 0
         # Body bytes fed while the buffer was empty; see feed().
         self._direct: Optional[bytes] = None
+        # The Content-Encoding values of the final response, once its head is parsed.
+        self.content_codings: List[str] = []
 
     # Input.
 
@@ -286,6 +291,11 @@ class ResponseParser:
     def body_remaining(self) -> int:
         """Body bytes still to come in a Content-Length body or the current chunk; 0 in other states."""
         return self._remaining if self.state in (BODY_LENGTH, CHUNK_DATA) else 0
+
+    @property
+    def has_leftover(self) -> bool:
+        """Whether bytes arrived beyond the end of the response; cheaper than `leftover`."""
+        return self._direct is not None or bool(self._buffer)
 
     @property
     def has_input(self) -> bool:
@@ -355,7 +365,7 @@ class ResponseParser:
                 self._raise_head_too_large()
             head = bytes(buffer[:stop])
             del buffer[:after]
-            response = self._parse_head(head)
+            response, framing = self._parse_head(head)
             if 100 <= response.status < 200:
                 # Interim responses (100 Continue, 103 Early Hints) precede the
                 # final one and carry no body (RFC 9110 15.2). 101 would switch
@@ -372,7 +382,7 @@ class ResponseParser:
                         value=MAX_INTERIM_RESPONSES,
                     )
                 continue
-            return self._start_body(response)
+            return self._start_body(response, framing)
 
     def _check_incomplete_head(self) -> None:
         buffer = self._buffer
@@ -399,11 +409,14 @@ class ResponseParser:
             value=self.limits.max_header_bytes,
         )
 
-    def _parse_head(self, head: bytes) -> ResponseHead:
+    def _parse_head(self, head: bytes) -> Tuple[ResponseHead, Dict[str, List[str]]]:
+        """Return the head's event and the values of its `_FRAMING_FIELDS`."""
+        parsed = self._parse_crlf_head(head)
+        if parsed is not None:
+            return parsed
         # Bare LF line ends are accepted (RFC 9112 2.2); most heads have none,
         # and bytes.split is much faster than the regular expression.
-        is_crlf = head.count(b"\n") == head.count(b"\r\n")
-        lines = head.split(b"\r\n", 1) if is_crlf else _LINE_END.split(head)
+        lines = head.split(b"\r\n") if head.count(b"\n") == head.count(b"\r\n") else _LINE_END.split(head)
         status_line = lines[0]
         if len(status_line) > self.limits.max_line_bytes:
             raise LimitExceededError(
@@ -416,41 +429,44 @@ class ResponseParser:
             raise ProtocolError(
                 f"invalid status line {status_line[:80]!r}: expected 'HTTP/1.1 <status 100-999> <reason>'"
             )
-        version, status, reason = match.groups()
-        fields = None
-        if is_crlf:
-            fields = self._parse_crlf_fields(lines[1] if len(lines) > 1 else b"", len(head))
-            if fields is None:
-                lines = head.split(b"\r\n")
-        if fields is None:
-            fields = parse_fields(lines[1:], self.limits)
-        return ResponseHead(
-            "HTTP/" + version.decode(), int(status), (reason or b"").decode("latin-1"), Headers(fields)
-        )
+        fields = parse_fields(lines[1:], self.limits)
+        framing: Dict[str, List[str]] = {}
+        for name, value in fields:
+            key = name.lower()
+            if key in _FRAMING_FIELDS:
+                framing.setdefault(key, []).append(value)
+        return _head_event(match, Headers(fields)), framing
 
-    def _parse_crlf_fields(self, block: bytes, head_bytes: int) -> Optional[List[Tuple[str, str]]]:
-        """Return the fields of a typical head in two regular expression calls, or None.
+    def _parse_crlf_head(self, head: bytes) -> Optional[Tuple[ResponseHead, Dict[str, List[str]]]]:
+        """Parse a typical head with a few calls into C, or return None.
 
-        ``block`` is the field lines of a head whose lines all end in CRLF.
-        They qualify when the head is no longer than one line may be and every
-        field line is valid. Any other head goes through `parse_fields` line
-        by line, which finds and reports what is wrong.
+        A head qualifies when its lines all end in CRLF, it is no longer than
+        one line may be, its status line and every field line are valid, and
+        it has at most ``max_header_count`` fields. Any other head goes
+        through the line-by-line path of `_parse_head`, which finds and
+        reports what is wrong, in the order it checks.
         """
+        if len(head) > self.limits.max_line_bytes:
+            return None
+        status_line, _, block = head.partition(b"\r\n")
+        match = _STATUS_LINE.fullmatch(status_line)
+        if match is None:
+            return None
         if not block:
-            return []
-        if head_bytes > self.limits.max_line_bytes:
-            return None
+            return _head_event(match, Headers()), {}
+        # The block regex admits no CR or LF inside a line, so a "\r\n" in
+        # the text always ends a field line and "\r\nname:" always starts one.
         text = block.decode("latin-1") + "\r\n"
-        if not _FIELD_BLOCK.fullmatch(text):
+        if not _FIELD_BLOCK.fullmatch(text) or text.count("\r\n") > self.limits.max_header_count:
             return None
-        fields: List[Tuple[str, str]] = _FIELD_PAIRS.findall(text)
-        if len(fields) > self.limits.max_header_count:
-            return None
-        return fields
+        return _head_event(match, Headers.split_later(_FIELD_PAIRS.findall, text)), _find_framing(text)
 
-    def _start_body(self, head: ResponseHead) -> Event:
+    def _start_body(self, head: ResponseHead, framing: Dict[str, List[str]]) -> Event:
+        # The framing fields come from the parse of the head, so a response
+        # whose headers nobody reads never builds the Headers index.
         self.head = head
-        values = head.headers.values_of
+        self.content_codings = framing.get("content-encoding", [])
+        values = framing.get
         connection = values("connection")
         connection_tokens = _tokens(connection) if connection else []
         if head.http_version == "HTTP/1.0":
@@ -690,8 +706,35 @@ def _find_blank_line(buffer: bytearray, start: int) -> Tuple[int, int]:
     return stop, after
 
 
-def _tokens(values: Iterable[str]) -> List[str]:
+def _head_event(status: re.Match[bytes], headers: Headers) -> ResponseHead:
+    version, code, reason = status.groups()
+    return ResponseHead("HTTP/" + version.decode(), int(code), (reason or b"").decode("latin-1"), headers)
+
+
+# Each framing field with the text that starts its line in a lower-cased head.
+_FRAMING_NEEDLES = tuple((name, f"\r\n{name}:") for name in sorted(_FRAMING_FIELDS))
+
+
+def _find_framing(text: str) -> Dict[str, List[str]]:
+    """Return the values of `_FRAMING_FIELDS` in field lines that passed `_FIELD_BLOCK`, in order."""
+    lowered = "\r\n" + text.lower()
+    framing: Dict[str, List[str]] = {}
+    for name, needle in _FRAMING_NEEDLES:
+        start = lowered.find(needle)
+        while start != -1:
+            # Offsets in lowered are 2 past those in text, for its leading CRLF.
+            value_start = start + len(needle)
+            value_end = lowered.find("\r\n", value_start)
+            framing.setdefault(name, []).append(text[value_start - 2 : value_end - 2].strip(" \t"))
+            start = lowered.find(needle, value_end)
+    return framing
+
+
+def _tokens(values: Sequence[str]) -> List[str]:
     """Split comma-separated header values into lower-case tokens, dropping empty ones."""
+    if len(values) == 1 and "," not in values[0]:
+        token = values[0].strip().lower()
+        return [token] if token else []
     return [token.strip().lower() for value in values for token in value.split(",") if token.strip()]
 
 

@@ -149,6 +149,9 @@ class PinRules(NamedTuple):
     trust_on_first_use: bool
 
 
+_NO_RULES = PinRules((), False)
+
+
 class PeerOptions:
     """A client's pins per host, caches and trust on first use, applied to each connection.
 
@@ -241,6 +244,8 @@ class PeerOptions:
             PolicyError: trust on first use with a policy that does not verify.
         """
         self.check_policy(policy, url)
+        if not self.trust_on_first_use and not self.host_pins:
+            return _NO_RULES
         return PinRules(self.host_pins.for_origin(url.host, url.port), self.trust_on_first_use)
 
     def session_key(self, url: URL, policy: TLSPolicy) -> SessionKey:

@@ -156,9 +156,7 @@ class BodyReader:
         """Return whether the rest of the body comes as it is on the wire, with no decoder running."""
         if self._pieces is not None or self._end is not None or self._decoder is not None:
             return False
-        head = self.parser.head
-        assert head is not None
-        return not self._decode or not head.headers.values_of("content-encoding")
+        return not self._decode or not self.parser.content_codings
 
     def _fail(self, exc: BaseException) -> None:
         self.abandon()
@@ -230,7 +228,7 @@ class BodyReader:
         self._end = None
         self.trailers = end.trailers
         connection = self.connection
-        if end.keep_alive and not self.parser.leftover:
+        if end.keep_alive and not self.parser.has_leftover:
             connection.last_used = time.monotonic()
             self.release(connection)
         else:
@@ -424,7 +422,7 @@ class StreamingResponse(BaseResponse):
 
     def read_response(self) -> Response:
         """Read the rest of the body and return the complete `Response`."""
-        body = self.read()
+        body = self.read() if self._pending else self._reader.read_all()
         return Response(
             self.status,
             self.reason,
