@@ -266,7 +266,10 @@ def test_connect_target_has_no_zone(server_context: ssl.SSLContext, ca_file: str
 
 
 def accept_connect_then_close(sock: socket.socket) -> None:
-    """Accept one CONNECT with 200, then close the tunnel before any TLS byte."""
+    """Accept one CONNECT with 200, then close the tunnel before any TLS byte reaches the client.
+
+    It reads the ClientHello first, so that its close is a FIN and not a reset.
+    """
     buffer = bytearray()
     while b"\r\n\r\n" not in buffer:
         data = sock.recv(65536)
@@ -274,6 +277,7 @@ def accept_connect_then_close(sock: socket.socket) -> None:
             return
         buffer += data
     sock.sendall(b"HTTP/1.1 200 Connection Established\r\n\r\n")
+    sock.recv(65536)
 
 
 def test_tunnel_closed_during_handshake(ca_file: str) -> None:
