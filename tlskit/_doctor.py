@@ -114,11 +114,18 @@ def examine_url(url: URL, policy: TLSPolicy, *, timeout: Optional[float], days: 
     verify_error = _verify_once(context, address, url, server_hostname, timeout)
 
     presented = read_presented_chain(address, server_hostname, policy, timeout)
-    chain = tuple(_parse(presented.certificates)[0])
+    parsed, errors = _parse(presented.certificates)
+    chain = tuple(parsed)
     anchors = tuple(_parse(context.get_ca_certs(binary_form=True))[0])
     now = datetime.datetime.now(datetime.timezone.utc)
 
-    findings = check_chain(chain, anchors, server_hostname, policy, now=now, days=days) if chain else []
+    # Without a readable leaf, the lint would take the next certificate for the leaf.
+    findings = [
+        Finding(Severity.WARNING, "malformed", f"[{index}]", "", message, "reissue it in well-formed DER")
+        for index, message in errors
+    ]
+    if chain and not (errors and errors[0][0] == 0):
+        findings.extend(check_chain(chain, anchors, server_hostname, policy, now=now, days=days))
     if verify_error is not None:
         failure = _verification_finding(verify_error, chain, anchors, server_hostname, policy, context, now)
         findings = [failure] + [finding for finding in findings if not _repeats(failure, finding)]
@@ -238,6 +245,7 @@ def check_chain(
         position = f"[{index}]"
         findings.extend(_validity_findings(cert, position, now, days))
         findings.extend(_algorithm_findings(cert, position, policy))
+        findings.extend(_extension_findings(cert, position))
     built = path + ([anchor] if anchor is not None else [])
     for index, cert in enumerate(built):
         position = _position(cert, chain) or "trust store"
@@ -396,6 +404,7 @@ def check_bundle(
         seen[cert.sha256_fingerprint] = index + 1
         findings.extend(_validity_findings(cert, position, now, days))
         findings.extend(_algorithm_findings(cert, position, policy))
+        findings.extend(_extension_findings(cert, position))
         findings.extend(_strict_findings(cert, position, True, policy, chain_length=2))
         findings.extend(_anchor_findings(cert, position, certificates, policy))
     return findings
@@ -514,6 +523,23 @@ def _algorithm_findings(cert: PeerCertificate, position: str, policy: TLSPolicy)
             )
         )
     return findings
+
+
+def _extension_findings(cert: PeerCertificate, position: str) -> List[Finding]:
+    # The other checks read an undecodable extension as an absent one, so
+    # their findings about it may be wrong, and this finding gives the reason.
+    return [
+        _finding(
+            Severity.WARNING,
+            "undecodable-extension",
+            cert,
+            position,
+            f"tlskit cannot decode its {extension.name} extension ({extension.error}), "
+            "so the other checks treat it as absent",
+            f"reissue it with one well-formed {extension.name} extension",
+        )
+        for extension in cert.undecodable_extensions
+    ]
 
 
 def _strict_findings(
