@@ -37,7 +37,7 @@ _CONNECT_ADVICE: Dict[int, str] = {
     errno.EPERM: "A local firewall or security policy forbids the connection",
 }
 
-# Every interface has an fe80::/10 network, so the kernel needs to be told which one.
+# Every interface has its own fe80::/10 network, so a connect must name the interface.
 _LINK_LOCAL_ADVICE = (
     "A link-local IPv6 address needs the interface as a zone id after '%25', such as [fe80::1%25eth0]"
 )
