@@ -38,11 +38,11 @@ from ._chain_rules import (
     weak_key,
     weak_signature,
 )
+from ._connect import address_host, connect_error
 from ._context import _VERIFY_X509_PARTIAL_CHAIN, build_context
 from ._diagnose import read_presented_chain
 from ._errors import (
     CertificateParseError,
-    ConnectError,
     PolicyError,
     TimeoutExceededError,
     VerificationError,
@@ -110,7 +110,7 @@ def examine_url(url: URL, policy: TLSPolicy, *, timeout: Optional[float], days: 
     """
     context = build_context(policy)
     server_hostname = policy.server_hostname or url.server_hostname
-    address = (f"{url.host}%{url.zone}" if url.zone else url.host, url.port)
+    address = (address_host(url.host, url.zone, url.port), url.port)
     verify_error = _verify_once(context, address, url, server_hostname, timeout)
 
     presented = read_presented_chain(address, server_hostname, policy, timeout)
@@ -174,12 +174,7 @@ def _verify_once(
             port=url.port,
         ) from exc
     except OSError as exc:
-        raise ConnectError(
-            f"could not connect to {format_address(url.host, url.port)}: {exc.strerror or exc}. Check the host "
-            "and that the server is listening on that port.",
-            host=url.host,
-            port=url.port,
-        ) from exc
+        raise connect_error(exc, url.host, url.port, url.zone) from exc
     with raw:
         try:
             with context.wrap_socket(raw, server_hostname=server_hostname) as sock:
