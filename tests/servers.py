@@ -13,7 +13,10 @@ from __future__ import annotations
 import select
 import socket
 import ssl
+import sys
 import threading
+import time
+import traceback
 from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
 SOCKET_TIMEOUT_SECONDS = 5.0
@@ -77,6 +80,10 @@ class TLSServer:
 
     def stop(self) -> None:
         self._stopping.set()
+        # The accept loop ends first, so no handler thread starts after the
+        # sockets below are shut down.
+        if self._threads:
+            self._threads[0].join(JOIN_TIMEOUT_SECONDS)
         # Wake handlers blocked in a read on a connection the client left open.
         with self._lock:
             live = list(self._live)
@@ -85,12 +92,13 @@ class TLSServer:
                 sock.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
-        for thread in list(self._threads):
-            thread.join(JOIN_TIMEOUT_SECONDS)
+        deadline = time.monotonic() + JOIN_TIMEOUT_SECONDS
+        for thread in self._threads[1:]:
+            thread.join(max(deadline - time.monotonic(), 0.0))
         if self._listener is not None:
             self._listener.close()
-        stuck = [thread.name for thread in self._threads if thread.is_alive()]
-        assert not stuck, f"server threads did not stop within {JOIN_TIMEOUT_SECONDS} s: {stuck}"
+        stuck = [thread for thread in self._threads if thread.is_alive()]
+        assert not stuck, f"server threads did not stop within {JOIN_TIMEOUT_SECONDS} s:\n" + _stacks(stuck)
 
     def __enter__(self) -> TLSServer:
         return self.start()
@@ -330,3 +338,14 @@ def relay(first: socket.socket, second: socket.socket, stopping: threading.Event
             if not data:
                 return
             peers[sock].sendall(data)
+
+
+def _stacks(threads: List[threading.Thread]) -> str:
+    """Return where each of ``threads`` is, for a failure message."""
+    frames = sys._current_frames()
+    parts = []
+    for thread in threads:
+        frame = frames.get(thread.ident) if thread.ident is not None else None
+        where = "".join(traceback.format_stack(frame)) if frame is not None else "(no frame)\n"
+        parts.append(f"{thread.name}:\n{where}")
+    return "".join(parts)

@@ -64,6 +64,10 @@ def odd(tmp_path_factory: pytest.TempPathFactory) -> OddCertificates:
             "printable-e9", der.name([("2.5.4.10", der.tlv(0x13, b"Caf\xe9"))], [localhost])
         ),
         "long-form-length": issuer.issue_hand_built("long-form-length", der.sequence(long_form_rdn)),
+        # OpenSSL 3.0 verifies an authorityInfoAccess that it cannot decode, since it never reads it.
+        "raw-access": issuer.issue_with_extfile(
+            "raw-access", f"1.3.6.1.5.5.7.1.1 = DER:{PRIVATE_EXTENSION_VALUE.hex()}\n", "/CN=localhost"
+        ),
     }
     return OddCertificates(issuer, paths)
 
@@ -96,7 +100,9 @@ def tlskit_records(caplog: pytest.LogCaptureFixture) -> List[logging.LogRecord]:
 # OpenSSL's verdict, and the reader against ``openssl x509``.
 
 
-@pytest.mark.parametrize("name", ["private-extension", "teletex-e9", "printable-e9", "long-form-length"])
+@pytest.mark.parametrize(
+    "name", ["private-extension", "teletex-e9", "printable-e9", "long-form-length", "raw-access"]
+)
 def test_openssl_verifies_strictly(odd: OddCertificates, name: str) -> None:
     assert odd.issuer.verify(odd.paths[name]).strip().endswith(": OK")
 
@@ -207,6 +213,60 @@ def test_cli_inspect(
     assert leaf["dns_names"] == ["localhost"]
 
 
+# A known extension that tlskit cannot decode: recorded, shown, and linted.
+
+
+@pytest.fixture
+def raw_access_server(odd: OddCertificates) -> Iterator[TLSServer]:
+    with serve(odd, "raw-access") as server:
+        yield server
+
+
+def test_undecodable_extension_recorded(odd: OddCertificates) -> None:
+    cert = PeerCertificate.from_der(der_of(odd.paths["raw-access"]))
+    (extension,) = cert.undecodable_extensions
+    assert extension.name == "authorityInfoAccess"
+    assert extension.value == PRIVATE_EXTENSION_VALUE
+    assert extension.error is not None
+    assert "unexpected data after the last field of the authorityInfoAccess extension" in extension.error
+    assert cert.ocsp_urls == ()
+    assert cert.dns_names == ("localhost",)
+
+
+def test_undecodable_extension_cli(
+    odd: OddCertificates, raw_access_server: TLSServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ca = str(odd.issuer.ca_cert)
+    assert main(["get", raw_access_server.url("/"), "--cacert", ca, "-v"]) == EXIT_OK
+    lines = capsys.readouterr().err.splitlines()
+    assert "* server certificate: CN=localhost" in lines
+    assert any(line.startswith("*   undecodable extension: authorityInfoAccess: ") for line in lines)
+
+    assert main(["get", raw_access_server.url("/"), "--cacert", ca, "--json"]) == EXIT_OK
+    certificate = json.loads(capsys.readouterr().out)["tls"]["server_certificate"]
+    (extension,) = certificate["undecodable_extensions"]
+    assert extension["oid"] == "1.3.6.1.5.5.7.1.1"
+    assert extension["name"] == "authorityInfoAccess"
+    assert extension["critical"] is False
+    assert "unexpected data" in extension["error"]
+
+    assert main(["inspect", raw_access_server.url("/"), "--cacert", ca]) == EXIT_OK
+    assert "      undecodable extension authorityInfoAccess: unexpected data" in capsys.readouterr().out
+
+
+def test_undecodable_extension_doctor(
+    odd: OddCertificates, raw_access_server: TLSServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["doctor", "--json", raw_access_server.url("/"), "--cacert", str(odd.issuer.ca_cert)]
+    assert main(argv) == EXIT_OK
+    (report,) = json.loads(capsys.readouterr().out)
+    found = [finding for finding in report["findings"] if finding["check"] == "undecodable-extension"]
+    assert len(found) == 1
+    assert found[0]["severity"] == "warning"
+    assert found[0]["position"] == "[0]"
+    assert found[0]["message"].startswith("tlskit cannot decode its authorityInfoAccess extension (")
+
+
 # A certificate whose subject tlskit cannot read: only the SPKI is essential for pins.
 
 
@@ -302,3 +362,16 @@ def test_unreadable_peer_cli(
     leaf = json.loads(capsys.readouterr().out)["chain"][0]
     assert leaf["sha256_fingerprint"] == fingerprint
     assert "non-minimal length encoding" in leaf["error"]
+
+
+def test_unreadable_peer_doctor(
+    odd: OddCertificates, long_form_server: TLSServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["doctor", "--json", long_form_server.url("/"), "--cacert", str(odd.issuer.ca_cert)]
+    assert main(argv) == EXIT_OK
+    (report,) = json.loads(capsys.readouterr().out)
+    (finding,) = report["findings"]
+    assert finding["check"] == "malformed"
+    assert finding["severity"] == "warning"
+    assert finding["position"] == "[0]"
+    assert "non-minimal length encoding" in finding["message"]

@@ -13,7 +13,7 @@ import trustme
 import tlskit
 from conftest import has_ipv6_loopback, make_server_context
 from servers import ConnectProxy, HTTPResponder, TLSServer
-from tlskit import HostnameMismatchError, InvalidURLError, ProxyError
+from tlskit import HandshakeError, HostnameMismatchError, InvalidURLError, ProxyError
 from tlskit._proxy import (
     NO_PROXY_ENVIRONMENT,
     is_proxy_bypassed,
@@ -263,3 +263,43 @@ def test_connect_target_has_no_zone(server_context: ssl.SSLContext, ca_file: str
     assert proxy.requests[0].target == f"[::1]:{server.port}"
     assert proxy.requests[0].headers["host"] == f"[::1]:{server.port}"
     assert responder.requests[0][0].headers["host"] == f"[::1]:{server.port}"
+
+
+def accept_connect_then_close(sock: socket.socket) -> None:
+    """Accept one CONNECT with 200, then close the tunnel before any TLS byte reaches the client.
+
+    It reads the ClientHello first, so that its close is a FIN and not a reset.
+    """
+    buffer = bytearray()
+    while b"\r\n\r\n" not in buffer:
+        data = sock.recv(65536)
+        if not data:
+            return
+        buffer += data
+    sock.sendall(b"HTTP/1.1 200 Connection Established\r\n\r\n")
+    sock.recv(65536)
+
+
+def test_tunnel_closed_during_handshake(ca_file: str) -> None:
+    with TLSServer(None, accept_connect_then_close) as proxy:
+        with pytest.raises(HandshakeError) as caught:
+            tlskit.get("https://localhost:9/", cafile=ca_file, proxy=f"http://{proxy.authority}", timeout=5)
+    message = str(caught.value)
+    assert (
+        f"the tunnel through proxy {proxy.authority} (from proxy argument) closed during the handshake"
+        in message
+    )
+    assert "Check the proxy's log" in message
+    assert caught.value.host == "localhost"
+    assert caught.value.port == 9
+    assert caught.value.reason == "UNEXPECTED_EOF_WHILE_READING"
+
+
+def test_server_closes_during_handshake(ca_file: str) -> None:
+    # Without a proxy the same end of stream is the server's doing. It reads
+    # the ClientHello first, so that its close is a FIN and not a reset.
+    with TLSServer(None, lambda sock: sock.recv(65536)) as server:
+        with pytest.raises(HandshakeError) as caught:
+            tlskit.get(f"https://127.0.0.1:{server.port}/", cafile=ca_file, timeout=5)
+    assert "the connection closed before the handshake finished" in str(caught.value)
+    assert "proxy" not in str(caught.value)

@@ -24,8 +24,8 @@ import sys
 import time
 from typing import Dict, List, NamedTuple, Optional
 
+from ._connect import address_host, connect_error
 from ._errors import (
-    ConnectError,
     HandshakeError,
     IncompleteBodyError,
     ProtocolError,
@@ -379,26 +379,19 @@ def open_tcp(host: str, port: int, zone: Optional[str], deadline: Deadline) -> s
     """Open a TCP connection with TCP_NODELAY, so small requests are not held back by Nagle's algorithm.
 
     Raises:
-        ConnectError: the name does not resolve or the connection is refused.
+        ConnectError: the name does not resolve, the zone id names no interface,
+            or the connection is refused or cannot be routed.
         TimeoutExceededError: the connect or the total timeout expired.
     """
     address = format_address(host, port)
     seconds, phase = deadline.limit("connect", host, port)
-    connect_host = f"{host}%{zone}" if zone else host
+    connect_host = address_host(host, zone, port)
     try:
         raw = socket.create_connection((connect_host, port), timeout=seconds)
     except socket.timeout as exc:
         raise deadline.expired(phase, host, port) from exc
-    except socket.gaierror as exc:
-        raise ConnectError(
-            f"could not resolve host {host!r}: {exc.strerror}. Check the host name.", host=host, port=port
-        ) from exc
     except OSError as exc:
-        raise ConnectError(
-            f"could not connect to {address}: {exc.strerror or exc}. Check that the server is listening on that port.",
-            host=host,
-            port=port,
-        ) from exc
+        raise connect_error(exc, host, port, zone) from exc
     raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     log.debug("connected to %s", address)
     return raw
@@ -473,8 +466,8 @@ def open_connection(
         peers.discard_session(session_key)
         # A probe handshake goes straight to the origin, so none is made
         # through a proxy tunnel.
-        connect_host = f"{host}%{url.zone}" if url.zone else host
-        probe_address = None if sock is not None else (connect_host, port)
+        # The TCP connect with the same zone id succeeded, so it names an interface.
+        probe_address = None if sock is not None else (address_host(host, url.zone, port), port)
         probe_timeout = _probe_timeout(deadline, host, port)
         error = explain_handshake_failure(
             exc,

@@ -38,11 +38,11 @@ from ._chain_rules import (
     weak_key,
     weak_signature,
 )
+from ._connect import address_host, connect_error
 from ._context import _VERIFY_X509_PARTIAL_CHAIN, build_context
 from ._diagnose import read_presented_chain
 from ._errors import (
     CertificateParseError,
-    ConnectError,
     PolicyError,
     TimeoutExceededError,
     VerificationError,
@@ -110,15 +110,22 @@ def examine_url(url: URL, policy: TLSPolicy, *, timeout: Optional[float], days: 
     """
     context = build_context(policy)
     server_hostname = policy.server_hostname or url.server_hostname
-    address = (f"{url.host}%{url.zone}" if url.zone else url.host, url.port)
+    address = (address_host(url.host, url.zone, url.port), url.port)
     verify_error = _verify_once(context, address, url, server_hostname, timeout)
 
     presented = read_presented_chain(address, server_hostname, policy, timeout)
-    chain = tuple(_parse(presented.certificates)[0])
+    parsed, errors = _parse(presented.certificates)
+    chain = tuple(parsed)
     anchors = tuple(_parse(context.get_ca_certs(binary_form=True))[0])
     now = datetime.datetime.now(datetime.timezone.utc)
 
-    findings = check_chain(chain, anchors, server_hostname, policy, now=now, days=days) if chain else []
+    # Without a readable leaf, the lint would take the next certificate for the leaf.
+    findings = [
+        Finding(Severity.WARNING, "malformed", f"[{index}]", "", message, "reissue it in well-formed DER")
+        for index, message in errors
+    ]
+    if chain and not (errors and errors[0][0] == 0):
+        findings.extend(check_chain(chain, anchors, server_hostname, policy, now=now, days=days))
     if verify_error is not None:
         failure = _verification_finding(verify_error, chain, anchors, server_hostname, policy, context, now)
         findings = [failure] + [finding for finding in findings if not _repeats(failure, finding)]
@@ -167,12 +174,7 @@ def _verify_once(
             port=url.port,
         ) from exc
     except OSError as exc:
-        raise ConnectError(
-            f"could not connect to {format_address(url.host, url.port)}: {exc.strerror or exc}. Check the host "
-            "and that the server is listening on that port.",
-            host=url.host,
-            port=url.port,
-        ) from exc
+        raise connect_error(exc, url.host, url.port, url.zone) from exc
     with raw:
         try:
             with context.wrap_socket(raw, server_hostname=server_hostname) as sock:
@@ -238,6 +240,7 @@ def check_chain(
         position = f"[{index}]"
         findings.extend(_validity_findings(cert, position, now, days))
         findings.extend(_algorithm_findings(cert, position, policy))
+        findings.extend(_extension_findings(cert, position))
     built = path + ([anchor] if anchor is not None else [])
     for index, cert in enumerate(built):
         position = _position(cert, chain) or "trust store"
@@ -396,6 +399,7 @@ def check_bundle(
         seen[cert.sha256_fingerprint] = index + 1
         findings.extend(_validity_findings(cert, position, now, days))
         findings.extend(_algorithm_findings(cert, position, policy))
+        findings.extend(_extension_findings(cert, position))
         findings.extend(_strict_findings(cert, position, True, policy, chain_length=2))
         findings.extend(_anchor_findings(cert, position, certificates, policy))
     return findings
@@ -514,6 +518,23 @@ def _algorithm_findings(cert: PeerCertificate, position: str, policy: TLSPolicy)
             )
         )
     return findings
+
+
+def _extension_findings(cert: PeerCertificate, position: str) -> List[Finding]:
+    # The other checks read an undecodable extension as an absent one, so
+    # their findings about it may be wrong, and this finding gives the reason.
+    return [
+        _finding(
+            Severity.WARNING,
+            "undecodable-extension",
+            cert,
+            position,
+            f"tlskit cannot decode its {extension.name} extension ({extension.error}), "
+            "so the other checks treat it as absent",
+            f"reissue it with one well-formed {extension.name} extension",
+        )
+        for extension in cert.undecodable_extensions
+    ]
 
 
 def _strict_findings(

@@ -22,12 +22,12 @@ from typing import Hashable, Optional, Tuple
 
 from ._connection import Connection, open_connection
 from ._context import context_for
-from ._errors import RemoteDisconnectedError, TLSKitError
+from ._errors import HandshakeError, RemoteDisconnectedError, TLSKitError
 from ._http11 import NEED_DATA, ResponseHead, ResponseParser
 from ._log import get_logger
 from ._pinning import PeerOptions
 from ._pool import ConnectionPool
-from ._proxy import Proxy, open_tunnel, select_proxy
+from ._proxy import Proxy, open_tunnel, select_proxy, tunnel_handshake_error
 from ._request import USER_AGENT, RequestOptions, RequestSpec, request_bytes
 from ._retry import IDEMPOTENT_METHODS
 from ._streaming import BodyReader, StreamingResponse, attach_address
@@ -53,7 +53,10 @@ def connect(
     if proxy is None:
         return open_connection(url, policy, context, deadline, peers=peers)
     tunnel = open_tunnel(proxy, url, policy, deadline, options.limits, USER_AGENT)
-    return open_connection(url, policy, context, deadline, sock=tunnel, peers=peers)
+    try:
+        return open_connection(url, policy, context, deadline, sock=tunnel, peers=peers)
+    except HandshakeError as exc:
+        raise tunnel_handshake_error(exc, proxy, url) from exc.__cause__
 
 
 def read_head(

@@ -8,9 +8,9 @@ a retryable status to an idempotent request, while the `Retry` and the
 call's deadline allow.
 
 The body of a response that is not returned (a redirect, or a status that
-is retried) is read only up to `MAX_DRAINED_BODY_BYTES`, so that a small
-one leaves its connection reusable while a large or endless one costs
-neither memory nor time: its connection is closed instead.
+is retried) is read only up to `MAX_DRAINED_BODY_BYTES`. A short body is
+read so that its connection can be reused. A longer or endless one is not
+read on, and its connection is closed, so it costs neither memory nor time.
 
 ``TLSPolicy.server_hostname`` names the server of the URL the caller
 passed. A redirect to another origin (scheme, host or port) is verified

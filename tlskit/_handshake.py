@@ -163,6 +163,11 @@ _HANDSHAKE_REASONS: Dict[str, Tuple[Type[HandshakeError], str]] = {
         HandshakeError,
         "the server does not serve the name sent as SNI. Check the host name or TLSPolicy.server_hostname",
     ),
+    "UNEXPECTED_EOF_WHILE_READING": (
+        HandshakeError,
+        "the connection closed before the handshake finished. Check that the port serves TLS, and the "
+        "server's log for why it closed the connection",
+    ),
     "WRONG_VERSION_NUMBER": (
         HandshakeError,
         "the server did not answer with TLS. Check that the port serves HTTPS, not plain HTTP",

@@ -31,15 +31,18 @@ import functools
 import ipaddress
 import os
 import socket
+import ssl
 from typing import List, NamedTuple, Optional, Tuple, Union
 
 from ._connection import Connection, open_tcp
 from ._errors import (
+    HandshakeError,
     InvalidURLError,
     ProtocolError,
     ProxyError,
     RemoteDisconnectedError,
     format_address,
+    join_sentences,
 )
 from ._http11 import NEED_DATA, EndOfResponse, Limits, ResponseHead, ResponseParser, build_request
 from ._log import get_logger
@@ -294,6 +297,32 @@ def open_tunnel(
         )
     log.debug("tunnel to %s through proxy %s is open", origin, proxy_address)
     return sock
+
+
+def tunnel_handshake_error(exc: HandshakeError, proxy: Proxy, url: URL) -> HandshakeError:
+    """Return the error for a TLS handshake through ``proxy`` that failed, naming the tunnel when it closed.
+
+    A proxy that accepted CONNECT but could not reach the origin, or lost
+    it, closes the tunnel, which the handshake only sees as an end of stream.
+    """
+    cause = exc.__cause__
+    closed = exc.reason == "UNEXPECTED_EOF_WHILE_READING" or (
+        isinstance(cause, OSError) and not isinstance(cause, ssl.SSLError)
+    )
+    if not closed:
+        return exc
+    return HandshakeError(
+        join_sentences(
+            f"TLS handshake with {format_address(url.host, url.port)} failed: the tunnel through proxy "
+            f"{format_address(proxy.url.host, proxy.url.port)} (from {proxy.source}) closed during the "
+            f"handshake ({cause})",
+            "The proxy may have failed to reach the origin or lost its connection, or the origin does not "
+            "serve TLS on that port. Check the proxy's log, or try the origin without the proxy",
+        ),
+        reason=exc.reason,
+        host=url.host,
+        port=url.port,
+    )
 
 
 def _rejection_message(proxy: Proxy, origin: str, head: ResponseHead) -> str:
