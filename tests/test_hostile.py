@@ -433,3 +433,25 @@ def test_corrupt_record_is_protocol_error(start_server: StartServer, ca_file: st
     assert type(caught.value) is ProtocolError
     assert "DECRYPTION_FAILED_OR_BAD_RECORD_MAC" in str(caught.value)
     assert caught.value.port == server.port
+
+
+@pytest.mark.parametrize("close_notify", [True, False])
+def test_cut_large_length_body(start_server: StartServer, ca_file: str, close_notify: bool) -> None:
+    # 40,000 bytes span several TLS records, so most arrive on the path that
+    # receives whole records straight into the body.
+    head = b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n"
+    server = start_server(scripted(head + b"x" * 40000, close_notify=close_notify))
+    with pytest.raises(IncompleteBodyError) as caught:
+        tlskit.get(server.url("/"), cafile=ca_file)
+    assert caught.value.received == 40000
+    assert caught.value.expected == 100000
+    assert caught.value.port == server.port
+
+
+def test_large_length_body_read_whole(start_server: StartServer, ca_file: str) -> None:
+    body = bytes(range(256)) * 400
+    server = start_server(scripted(response_bytes(200, [], body), close_notify=True))
+    with tlskit.Client(cafile=ca_file) as client:
+        response = client.get(server.url("/"))
+    assert response.body == body
+    assert type(response.body) is bytes

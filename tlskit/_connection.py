@@ -55,8 +55,10 @@ log = get_logger(__name__)
 # received plaintext stays inside OpenSSL after a read, and bytes past a response
 # always reach the parser, which reports them as leftover.
 MAX_RECORD_BYTES = 16 * 1024
-# Each connection receives into one buffer of this size, reused for every read.
-RECEIVE_BYTES = 64 * 1024
+# Each connection receives into one buffer of this size, reused for every
+# read. A larger one would gain nothing on TLS, where a read returns at most
+# one record, and would cost a new connection more to allocate.
+RECEIVE_BYTES = MAX_RECORD_BYTES
 # A socket timeout already within this many seconds of the one an operation
 # needs is kept: each settimeout is a system call, and a kept-alive request
 # would otherwise make two. A limit can therefore end up to 1 ms early or late.

@@ -296,14 +296,21 @@ class BodyReader:
                 filled += len(event.data)
             elif type(event) is EndOfResponse:
                 break
-            elif parser.body_remaining >= MAX_RECORD_BYTES and parser.can_receive_body():
-                rest = view[filled:]
-                try:
-                    filled += connection.receive_body_into(rest, parser, deadline)
-                finally:
-                    rest.release()
             else:
-                connection.receive(parser, deadline)
+                # Whole records go straight into the body, the last short
+                # piece through the connection's buffer, so that every read
+                # requests a full record (see MAX_RECORD_BYTES).
+                while parser.body_remaining >= MAX_RECORD_BYTES and parser.can_receive_body():
+                    rest = view[filled:]
+                    try:
+                        count = connection.receive_body_into(rest, parser, deadline)
+                    finally:
+                        rest.release()
+                    filled += count
+                    if not count:
+                        break
+                if parser.body_remaining and parser.can_receive_body():
+                    connection.receive(parser, deadline)
             event = parser.next_event()
         self._complete_with(event)
 
