@@ -34,6 +34,7 @@ from typing import Optional, Sequence, Tuple
 
 from . import _cli_peers, _errors
 from ._cli_doctor import add_doctor_parser
+from ._cli_errors import describe_error
 from ._cli_get import EXIT_HTTP_ERROR, add_get_parser
 from ._cli_options import add_policy_parser
 from ._version import __version__
@@ -88,7 +89,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except _errors.TLSKitError as exc:
         if args.debug:
             raise
-        _print_error(args, str(exc))
+        _print_error(args, describe_error(exc, args))
         return _exit_status(exc)
     except OSError as exc:
         # tlskit maps network errors to its own classes, so what is left is a local file.

@@ -5,11 +5,13 @@ to a temporary file beside the target that replaces it once complete. A
 progress bar goes to stderr when stderr is a terminal, unless ``-s``. With
 ``--json``, stdout carries one JSON object of metadata instead of the body.
 
-Option names are curl's where curl has the same option. Three things differ
+Option names are curl's where curl has the same option. Four things differ
 from curl. Redirects are followed unless ``--no-redirects`` (curl needs
-``-L``). ``--pass`` takes ``env:NAME`` or ``prompt``, never a password. And
+``-L``). Plain http, as a URL or a redirect, needs ``--allow-http``.
+``--pass`` takes ``env:NAME`` or ``prompt``, never a password. And
 ``--timeout`` bounds each connect, handshake and read, while ``--max-time``
-bounds the whole call, as curl's ``-m`` does.
+bounds the whole call, as curl's ``-m`` does. Errors name these options,
+through `_cli_errors`.
 """
 
 from __future__ import annotations
@@ -25,12 +27,12 @@ from ._cli_values import count, seconds, size
 from ._client import Client
 from ._connection import TLSInfo
 from ._download import OutputTarget, check_output, copy_body, save_body, save_bytes
-from ._errors import CertificateParseError
+from ._errors import CertificateParseError, InvalidURLError
 from ._progress import ProgressBar
 from ._response import BaseResponse
 from ._streaming import StreamingResponse
 from ._timeouts import Timeout
-from ._url import URL, parse_url
+from ._url import URL, parse_url, redact_userinfo, shorten
 
 # curl's exit status for an HTTP status of 400 or more under --fail (CURLE_HTTP_RETURNED_ERROR).
 EXIT_HTTP_ERROR = 22
@@ -49,7 +51,7 @@ def add_get_parser(commands: Any) -> None:
         help="fetch a URL and print or save the body",
         description="Fetch a URL over HTTPS and write the body to stdout or a file. Option names follow curl.",
     )
-    get.add_argument("url", help="https:// URL to fetch")
+    get.add_argument("url", help="https:// URL to fetch (http:// with --allow-http)")
     _add_output_options(get.add_argument_group("output"))
     _add_request_options(get.add_argument_group("request"))
     _add_limit_options(get.add_argument_group("limits"))
@@ -109,6 +111,11 @@ def _add_request_options(group: Any) -> None:
     )
     group.add_argument("--no-redirects", action="store_true", help="do not follow redirects")
     group.add_argument(
+        "--allow-http",
+        action="store_true",
+        help="fetch an http:// URL, and follow redirects to http://; both go unencrypted",
+    )
+    group.add_argument(
         "--max-redirs",
         type=count(MAX_REDIRECTS),
         default=10,
@@ -139,17 +146,20 @@ def _add_limit_options(group: Any) -> None:
 def run_get(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     """Run ``tlskit get`` and return the exit status; errors propagate as tlskit errors."""
     _check_combinations(parser, args)
+    requested = _requested_url(args)
     # The output path is checked before the server is contacted.
     target = check_output(args.output) if args.output else None
     headers = [parse_header(parser, text) for text in args.header]
     fields = policy_fields(parser, args)
     url, follow = args.url, not args.no_redirects
-    rule = _matching_rule(args)
+    rule = _matching_rule(args, requested)
     if rule is not None:
-        url, server_hostname, host_header = _apply_connect_to(rule, parse_url(args.url))
+        url, server_hostname, host_header = _apply_connect_to(rule, requested)
         if args.verbose:
             print(f"* --connect-to: {args.url} goes to {url}, verified as {server_hostname}", file=sys.stderr)
         fields["server_hostname"] = server_hostname
+        # Error messages name the requested host and port, not the address connected to.
+        args.server_hostname, args.url_port = server_hostname, requested.port
         if not any(name.lower() == "host" for name, _ in headers):
             headers.append(("Host", host_header))
         # The name override would apply to every host a redirect leads to.
@@ -162,6 +172,7 @@ def run_get(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         follow_redirects=follow,
         max_redirects=args.max_redirs,
         proxy=args.proxy,
+        allow_http=args.allow_http,
         **fields,
     ) as client:
         if args.head:
@@ -169,6 +180,23 @@ def run_get(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             return _finish_head(args, response, target)
         with client.stream(url, headers=headers) as streaming:
             return _finish_body(args, streaming, target)
+
+
+def _requested_url(args: argparse.Namespace) -> URL:
+    """Parse the URL argument, which is https unless --allow-http is given.
+
+    Raises:
+        InvalidURLError: the URL is invalid, or http without --allow-http.
+    """
+    url = parse_url(args.url, allow_http=True)
+    if url.scheme == "http" and not args.allow_http:
+        raise InvalidURLError(
+            f"invalid URL {shorten(redact_userinfo(args.url))!r}: tlskit get fetches https:// URLs only. Pass "
+            "--allow-http to fetch a plain http:// URL, whose request and response anyone on the path can "
+            "read and change.",
+            field="url",
+        )
+    return url
 
 
 def _check_combinations(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
@@ -360,10 +388,7 @@ def parse_header(parser: argparse.ArgumentParser, text: str) -> Tuple[str, str]:
     return name.strip(), value.strip()
 
 
-def _matching_rule(args: argparse.Namespace) -> Optional[ConnectTo]:
-    if not args.connect_to:
-        return None
-    url = parse_url(args.url)
+def _matching_rule(args: argparse.Namespace, url: URL) -> Optional[ConnectTo]:
     rules: List[ConnectTo] = args.connect_to
     for rule in rules:
         if rule.host in ("", url.host) and rule.port in (None, url.port):

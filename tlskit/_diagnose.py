@@ -242,15 +242,34 @@ def format_message(
     error: VerificationError, exc: ssl.SSLCertVerificationError, diagnosis: Diagnosis, server_hostname: str
 ) -> str:
     """Return the error message: one paragraph with OpenSSL's reason, the cause and the fix, then the facts."""
+    return _compose(error, server_hostname, exc.verify_message, diagnosis, diagnosis.fix)
+
+
+def restate_message(error: VerificationError, server_hostname: str, fix: str) -> str:
+    """Return the message of ``error`` with ``fix`` in place of the advice it gives.
+
+    The command line uses it to name its own options instead of `TLSPolicy` fields.
+
+    Args:
+        error: a verification error, with or without a diagnosis.
+        server_hostname: the name sent as SNI and checked against the certificate.
+        fix: what to do, in the caller's terms.
+    """
+    return _compose(error, server_hostname, error.verify_message or "", error.diagnosis, fix)
+
+
+def _compose(
+    error: VerificationError,
+    server_hostname: str,
+    verify_message: str,
+    diagnosis: Optional[Diagnosis],
+    fix: str,
+) -> str:
     name = f" (verifying the name {server_hostname!r})" if server_hostname != error.host else ""
-    lines = [
-        join_sentences(
-            f"certificate verification failed for {format_address(error.host, error.port)}{name}: "
-            f"{exc.verify_message}",
-            diagnosis.summary,
-            diagnosis.fix,
-        )
-    ]
+    head = f"certificate verification failed for {format_address(error.host, error.port)}{name}: {verify_message}"
+    if diagnosis is None:
+        return join_sentences(head, fix)
+    lines = [join_sentences(head, diagnosis.summary, fix)]
     if diagnosis.chain:
         lines.append("  chain presented by the server (unverified, in the order sent):")
         for index, cert in enumerate(diagnosis.chain):

@@ -413,3 +413,7 @@ class RedirectError(TLSKitError):
 
 class TooManyRedirectsError(RedirectError):
     """The redirect chain is longer than ``max_redirects``."""
+
+
+class InsecureRedirectError(RedirectError):
+    """The Location leads from https to plain http, which is followed only with ``allow_http=True``."""

@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 from typing import List, Tuple
 
-from ._errors import InvalidURLError, RedirectError, join_sentences
+from ._errors import InsecureRedirectError, InvalidURLError, RedirectError, join_sentences
 from ._request import RequestSpec, make_spec
 from ._url import URL, parse_url, shorten
 
@@ -117,6 +117,7 @@ def next_url(current: URL, location: str, *, allow_http: bool, history: List[obj
     """Return the validated URL that a Location header points to.
 
     Raises:
+        InsecureRedirectError: the Location leads to http and ``allow_http`` is off.
         RedirectError: the Location is invalid, uses a scheme that is not
             allowed, or carries credentials.
     """
@@ -128,9 +129,13 @@ def next_url(current: URL, location: str, *, allow_http: bool, history: List[obj
     target = resolve_reference(current, _percent_encode_raw(location.strip()))
     scheme = target.partition(":")[0]
     if scheme == "http" and not allow_http:
-        raise rejected(
+        raise InsecureRedirectError(
             f"rejected redirect from {current} to {shown!r}: it leaves https for plain http, where the "
-            "request and the response can be read and changed. Pass allow_http=True to follow it."
+            "request and the response can be read and changed. Pass allow_http=True to follow it.",
+            location=location,
+            history=history,
+            host=current.host,
+            port=current.port,
         )
     if scheme not in ("https", "http"):
         raise rejected(f"rejected redirect from {current} to {shown!r}: scheme {scheme!r} is not https.")

@@ -1,0 +1,272 @@
+"""Error messages in the command line's terms: options such as ``--max-filesize``, not `Client` keywords.
+
+The library's messages tell a program what to change: ``allow_http=True``,
+``max_body``, ``TLSPolicy.server_hostname``. A user of ``tlskit get`` has
+options instead. `describe_error` reads the fields and the class of an
+error and writes the message again with the option that applies. The
+library's text is never edited; an error without a rule here keeps its
+message. A `PolicyError` whose field an option sets gets one more sentence
+that names the option.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import re
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, Type
+
+from ._diagnose import restate_message
+from ._errors import (
+    ClientCertificateRequiredError,
+    HandshakeError,
+    HostnameMismatchError,
+    InsecureRedirectError,
+    LimitExceededError,
+    PolicyError,
+    ProtocolVersionError,
+    TLSKitError,
+    TooManyRedirectsError,
+    UntrustedCertificateError,
+    format_address,
+    join_sentences,
+)
+from ._url import shorten
+
+DEFAULT_HTTPS_PORT = 443
+
+Renderer = Callable[[TLSKitError, argparse.Namespace], Optional[str]]
+
+# The options that set each TLSPolicy field.
+POLICY_FIELD_OPTIONS: Dict[str, str] = {
+    "cafile": "--cacert",
+    "capath": "--capath",
+    "system_ca": "--no-system-ca",
+    "minimum_version": "--min-tls",
+    "maximum_version": "--max-tls",
+    "ciphers": "--ciphers",
+    "pins": "--pin",
+    "client_cert": "--cert",
+    "client_key": "--key",
+    "client_key_password": "--pass",
+}
+# Field names in a message: spelled with TLSPolicy., or unmistakable as names
+# because they contain an underscore or are no English word.
+_FIELD_NAMES = re.compile(
+    r"\bTLSPolicy\.(\w+)|\b(minimum_version|maximum_version|system_ca|client_cert|client_key_password"
+    r"|client_key|cafile|capath)\b"
+)
+
+_CLIENT_CERTIFICATE_FIX = "Check the certificate given with --cert against what the server accepts."
+
+# OpenSSL reasons whose library message names a TLSPolicy field: what failed, and what to do.
+_HANDSHAKE_TEXTS: Dict[str, Tuple[str, str]] = {
+    "TLSV13_ALERT_CERTIFICATE_REQUIRED": (
+        "the server requires a client certificate",
+        "Pass one with --cert, and its key with --key when it is in another file.",
+    ),
+    "TLSV1_ALERT_UNKNOWN_CA": (
+        "the server does not trust the issuer of the client certificate",
+        _CLIENT_CERTIFICATE_FIX,
+    ),
+    "SSLV3_ALERT_BAD_CERTIFICATE": (
+        "the server rejected the client certificate (bad_certificate)",
+        _CLIENT_CERTIFICATE_FIX,
+    ),
+    "SSLV3_ALERT_CERTIFICATE_UNKNOWN": (
+        "the server rejected the client certificate (certificate_unknown)",
+        _CLIENT_CERTIFICATE_FIX,
+    ),
+    "TLSV1_UNRECOGNIZED_NAME": (
+        "the server does not serve the name sent as SNI",
+        "Check the host name of the URL, which is sent as SNI even with --connect-to.",
+    ),
+}
+
+
+def describe_error(exc: TLSKitError, args: argparse.Namespace) -> str:
+    """Return the message for ``exc`` in the terms of the command line that ``args`` came from.
+
+    ``tlskit get`` adds ``server_hostname`` and ``url_port`` to ``args`` when
+    ``--connect-to`` sends the request elsewhere, so that a message can name
+    the requested host and port.
+    """
+    for error_class, render in _RENDERERS:
+        if isinstance(exc, error_class):
+            message = render(exc, args)
+            if message is not None:
+                return message
+    return str(exc)
+
+
+# Redirects and limits.
+
+
+def _insecure_redirect(exc: TLSKitError, args: argparse.Namespace) -> Optional[str]:
+    assert isinstance(exc, InsecureRedirectError)
+    return (
+        f"rejected redirect from {_redirect_source(exc.history, exc)} to {shorten(exc.location or '')!r}: it "
+        "leaves https for plain http, where the request and the response can be read and changed. Pass "
+        "--allow-http to follow it, or --no-redirects to get the redirect response itself."
+    )
+
+
+def _too_many_redirects(exc: TLSKitError, args: argparse.Namespace) -> Optional[str]:
+    assert isinstance(exc, TooManyRedirectsError)
+    followed = max(len(exc.history) - 1, 0)
+    return (
+        f"stopped after {followed} redirects; the last one, from {_redirect_source(exc.history, exc)}, "
+        f"pointed to {shorten(exc.location or '')!r}. Raise --max-redirs, or pass --no-redirects to get "
+        "the redirect response itself."
+    )
+
+
+def _redirect_source(history: Sequence[object], exc: TLSKitError) -> str:
+    # The last response of the history is the redirect that was rejected.
+    url = getattr(history[-1], "url", None) if history else None
+    return str(url) if url else format_address(exc.host, exc.port)
+
+
+def _limit_exceeded(exc: TLSKitError, args: argparse.Namespace) -> Optional[str]:
+    assert isinstance(exc, LimitExceededError)
+    if exc.limit != "max_body":
+        return None
+    return (
+        f"response body from {format_address(exc.host, exc.port)} exceeds --max-filesize "
+        f"({exc.value} bytes). Raise --max-filesize to accept a larger body."
+    )
+
+
+# Verification and handshake.
+
+
+def _hostname_mismatch(exc: TLSKitError, args: argparse.Namespace) -> Optional[str]:
+    assert isinstance(exc, HostnameMismatchError)
+    if exc.host is None or exc.port is None:
+        return None
+    name = getattr(args, "server_hostname", None) or exc.host
+    url_port = getattr(args, "url_port", None) or exc.port
+    target = f"[{exc.host}]" if ":" in exc.host else exc.host
+    listed = _listed_names(exc)
+    if listed:
+        example = listed[0]
+        shown_url = (
+            f"https://{example}/" if url_port == DEFAULT_HTTPS_PORT else f"https://{example}:{url_port}/"
+        )
+        choice = (
+            f"Put a name that the certificate lists in the URL, such as {shown_url}, and "
+            f"add --connect-to {example}:{url_port}:{target}:{exc.port} to keep connecting to "
+            f"{format_address(exc.host, exc.port)}"
+        )
+    else:
+        choice = (
+            f"Put a name that the certificate lists in the URL, and add --connect-to "
+            f"NAME:{url_port}:{target}:{exc.port} to keep connecting to {format_address(exc.host, exc.port)}"
+        )
+    kind = "IP" if _is_ip(name) else "DNS"
+    fix = f"{choice}, or reissue the certificate with {kind}:{name} in its subjectAltName."
+    return restate_message(exc, name, fix)
+
+
+def _listed_names(exc: HostnameMismatchError) -> List[str]:
+    """Return the DNS names of the server's certificate that a URL can use: no wildcards."""
+    diagnosis = exc.diagnosis
+    if diagnosis is None or not diagnosis.chain:
+        return []
+    return [name for name in diagnosis.chain[0].dns_names if not name.startswith("*")]
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def _untrusted(exc: TLSKitError, args: argparse.Namespace) -> Optional[str]:
+    assert isinstance(exc, UntrustedCertificateError)
+    # A diagnosis names --cacert itself; only the bare message names TLSPolicy.cafile.
+    if exc.diagnosis is not None:
+        return None
+    name = getattr(args, "server_hostname", None) or exc.host or ""
+    fix = "Pass the issuing CA's certificate with --cacert, or make the server send its intermediate certificates."
+    return restate_message(exc, name, fix)
+
+
+def _handshake(exc: TLSKitError, args: argparse.Namespace) -> Optional[str]:
+    assert isinstance(exc, HandshakeError)
+    reason = exc.reason or ""
+    address = format_address(exc.host, exc.port)
+    if reason in _HANDSHAKE_TEXTS:
+        failure, fix = _HANDSHAKE_TEXTS[reason]
+    elif isinstance(exc, ClientCertificateRequiredError):
+        failure = "the server most likely requires a client certificate, and none was sent"
+        fix = "Pass one with --cert, and its key with --key when it is in another file."
+    elif type(exc) is HandshakeError and reason == "SSLV3_ALERT_HANDSHAKE_FAILURE":
+        failure = "the server aborted the handshake, most likely because it rejected the client certificate"
+        fix = _CLIENT_CERTIFICATE_FIX
+    else:
+        return None
+    return join_sentences(f"TLS handshake with {address} failed ({reason}): {failure}", fix)
+
+
+def _protocol_version(exc: TLSKitError, args: argparse.Namespace) -> Optional[str]:
+    assert isinstance(exc, ProtocolVersionError)
+    versions, theirs = exc.policy_versions, exc.server_version
+    order = ("TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3")
+    if versions is None or theirs not in order or versions[0] not in order or versions[1] not in order:
+        return None
+    ours = f"only {versions[0]}" if versions[0] == versions[1] else f"{versions[0]} to {versions[1]}"
+    if order.index(theirs) < order.index(versions[0]):
+        fix = (
+            "Pass --min-tls 1.2, or upgrade the server."
+            if theirs == "TLSv1.2"
+            else "Upgrade the server: tlskit get offers TLS 1.2 and 1.3 only."
+        )
+    elif order.index(theirs) > order.index(versions[1]):
+        fix = "Pass --max-tls 1.3, or leave --max-tls out."
+    else:
+        return None
+    return join_sentences(
+        f"TLS handshake with {format_address(exc.host, exc.port)} failed ({exc.reason}): --min-tls and "
+        f"--max-tls allow {ours}, and the server chose {theirs} when a second, unverified handshake "
+        "offered every version",
+        fix,
+    )
+
+
+# Configuration.
+
+
+def _policy_field(exc: TLSKitError, args: argparse.Namespace) -> Optional[str]:
+    assert isinstance(exc, PolicyError)
+    message = str(exc)
+    fields = [exc.field or ""] + [
+        match.group(1) or match.group(2) for match in _FIELD_NAMES.finditer(message)
+    ]
+    options = {field: _option_for(field, args) for field in fields if field in POLICY_FIELD_OPTIONS}
+    if not options:
+        return None
+    glossary = " and ".join(f"{option} sets {field}" for field, option in options.items())
+    return join_sentences(message, f"On the command line, {glossary}")
+
+
+def _option_for(field: str, args: argparse.Namespace) -> str:
+    # tlskit doctor trusts its --cafile bundle when no --cacert is given.
+    if field == "cafile" and getattr(args, "cafile", None) and not getattr(args, "cacert", None):
+        return "--cafile"
+    return POLICY_FIELD_OPTIONS[field]
+
+
+# Checked in order: subclasses before their bases.
+_RENDERERS: Sequence[Tuple[Type[TLSKitError], Renderer]] = (
+    (InsecureRedirectError, _insecure_redirect),
+    (TooManyRedirectsError, _too_many_redirects),
+    (LimitExceededError, _limit_exceeded),
+    (HostnameMismatchError, _hostname_mismatch),
+    (UntrustedCertificateError, _untrusted),
+    (ProtocolVersionError, _protocol_version),
+    (HandshakeError, _handshake),
+    (PolicyError, _policy_field),
+)
