@@ -8,7 +8,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Callable
+from typing import Callable, List
 
 import pytest
 import trustme
@@ -237,3 +237,19 @@ def test_cache_damaged_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     error = capsys.readouterr().err
     assert error.startswith(f"tlskit: invalid peer cache file {str(path)!r}")
     assert "Traceback" not in error
+
+
+@pytest.mark.parametrize("verb", [["list"], ["show", "a.test"], ["forget", "a.test"]])
+def test_cache_file_of_other_kind(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], verb: List[str]
+) -> None:
+    path = tmp_path / "hostname"
+    path.write_bytes(b"build-host\n")
+    assert main(["cache", "--file", str(path), *verb]) == EXIT_POLICY
+    error = capsys.readouterr().err
+    assert error == (
+        f"tlskit: invalid peer cache file {str(path)!r}: could not open it: file is not a database. It is not "
+        "an SQLite database, so it is not a tlskit peer cache. Check the path, or use a new file to start an "
+        "empty cache.\n"
+    )
+    assert path.read_bytes() == b"build-host\n"

@@ -8,7 +8,7 @@ import stat
 import threading
 import time
 from pathlib import Path
-from typing import Callable, Dict, Iterator, List
+from typing import Callable, Dict, Iterator, List, Optional, Tuple
 
 import pytest
 
@@ -277,3 +277,37 @@ def test_accepted_paths(tmp_path: Path) -> None:
     replaced = check_output(str(existing))
     assert replaced.replaced is not None
     assert not replaced.in_place
+
+
+# Progress.
+
+
+def test_progress_reported_while_chunk_fills(start_server: StartServer, ca_file: str, tmp_path: Path) -> None:
+    total = 50_000
+    reported_mid_body = threading.Event()
+    calls: List[Tuple[int, Optional[int]]] = []
+
+    def progress(received: int, expected: Optional[int]) -> None:
+        calls.append((received, expected))
+        if 0 < received < total:
+            reported_mid_body.set()
+
+    def trickle(sock: ssl.SSLSocket) -> None:
+        read_request(sock, bytearray())
+        sock.sendall(f"HTTP/1.1 200 OK\r\nContent-Length: {total}\r\n\r\n".encode())
+        # Bytes keep arriving, far fewer than one chunk, until the client reports them.
+        sent = 0
+        while sent < total - 1000 and not reported_mid_body.wait(0.05):
+            sock.sendall(b"x" * 1000)
+            sent += 1000
+        sock.sendall(b"x" * (total - sent))
+
+    server = start_server(trickle)
+    target = tmp_path / "slow.bin"
+    with tlskit.Client(cafile=ca_file) as client:
+        client.download(server.url("/"), str(target), progress=progress, chunk_size=1024 * 1024)
+    assert reported_mid_body.is_set()
+    assert calls[0] == (0, total)
+    assert calls[-1] == (total, total)
+    assert any(0 < received < total for received, _ in calls)
+    assert target.stat().st_size == total

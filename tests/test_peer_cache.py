@@ -250,9 +250,52 @@ def test_garbage_file_raises(tmp_path: Path) -> None:
     with pytest.raises(PeerCacheError) as caught:
         PeerCache(path)
     assert caught.value.path == str(path)
-    assert "not a database" in str(caught.value)
-    assert "delete it" in str(caught.value)
+    assert str(caught.value) == (
+        f"invalid peer cache file {str(path)!r}: could not open it: file is not a database. It is not an "
+        "SQLite database, so it is not a tlskit peer cache. Check the path, or use a new file to start an "
+        "empty cache."
+    )
     assert isinstance(caught.value, PolicyError)
+    assert path.read_bytes() == b"this is not a database, just text " * 100
+
+
+def damaged_cache(ca: trustme.CA, path: Path, offset: int) -> None:
+    """Write a tlskit cache with one record, then overwrite 100 bytes at ``offset``."""
+    with PeerCache(path) as cache:
+        cache.record("a.test", 443, [leaf_der(ca.issue_cert("a.test"))], "TLSv1.3")
+    data = bytearray(path.read_bytes())
+    data[offset : offset + 100] = b"\xff" * 100
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("offset", [0, 4096], ids=["header", "second page"])
+def test_damaged_tlskit_cache_may_be_deleted(ca: trustme.CA, tmp_path: Path, offset: int) -> None:
+    path = tmp_path / "peers.sqlite3"
+    damaged_cache(ca, path, offset)
+    with pytest.raises(PeerCacheError) as caught:
+        with PeerCache(path) as cache:
+            cache.records()
+    message = str(caught.value)
+    assert message.startswith(f"invalid peer cache file {str(path)!r}: ")
+    assert message.endswith(" It is a damaged tlskit peer cache. Delete it to start an empty cache.")
+
+
+def test_damaged_other_database_not_deleted(tmp_path: Path) -> None:
+    path = tmp_path / "other.sqlite3"
+    with sqlite3.connect(str(path)) as db:
+        db.execute("CREATE TABLE accounts (name TEXT)")
+        db.executemany("INSERT INTO accounts VALUES (?)", [("x" * 500,)] * 50)
+    data = bytearray(path.read_bytes())
+    data[4096:4196] = b"\xff" * 100
+    data[100:110] = b"\xff" * 10
+    path.write_bytes(bytes(data))
+    with pytest.raises(PeerCacheError) as caught:
+        with PeerCache(path) as cache:
+            cache.records()
+    message = str(caught.value)
+    assert "Delete" not in message
+    assert "delete" not in message
+    assert "Check the path, or use a new file to start an empty cache." in message
 
 
 @pytest.mark.parametrize("place", ["directory", "missing parent"])

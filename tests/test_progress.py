@@ -38,6 +38,12 @@ def test_progress_line_with_total() -> None:
     assert line == "[############------------]  50%  512.0 KiB of 1.0 MiB  256.0 KiB/s  ETA 0:02"
 
 
+@pytest.mark.parametrize("elapsed", [0.0, 0.5, 30.0])
+def test_progress_line_before_first_byte(elapsed: float) -> None:
+    line = format_progress(0, 1024 * 1024, elapsed)
+    assert line == "[------------------------]   0%  0 B of 1.0 MiB  0 B/s  ETA --:--"
+
+
 def test_progress_line_when_done() -> None:
     assert format_progress(2048, 2048, 4.0).endswith("100%  2.0 KiB of 2.0 KiB  512 B/s  in 0:04")
 

@@ -8,6 +8,7 @@ import sys
 from typing import Any, List
 
 from ._cli_options import policy_fields, tls_options
+from ._cli_values import count, seconds
 from ._doctor import Report, examine_bundle, examine_url
 from ._doctor_report import format_report, report_to_json
 from ._policy import DEFAULT_EXPIRY_WARNING_DAYS, TLSPolicy
@@ -16,6 +17,8 @@ from ._url import parse_url
 # The status when a finding would make verification fail; the same as a failed verification.
 EXIT_FINDINGS = 7
 DEFAULT_TIMEOUT_SECONDS = 30.0
+# Far beyond any certificate's lifetime, and within what datetime can add to today.
+MAX_DAYS = 999_999
 
 
 def add_doctor_parser(commands: Any) -> None:
@@ -38,14 +41,14 @@ def add_doctor_parser(commands: Any) -> None:
     )
     doctor.add_argument(
         "--days",
-        type=int,
+        type=count(MAX_DAYS),
         default=DEFAULT_EXPIRY_WARNING_DAYS,
         metavar="N",
         help=f"warn about certificates that expire within N days (default {DEFAULT_EXPIRY_WARNING_DAYS})",
     )
     doctor.add_argument(
         "--timeout",
-        type=float,
+        type=seconds,
         default=DEFAULT_TIMEOUT_SECONDS,
         metavar="SECONDS",
         help=f"limit on each connect and handshake (default {DEFAULT_TIMEOUT_SECONDS:g})",
@@ -59,10 +62,6 @@ def run_doctor(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int
     """Run ``tlskit doctor`` and return 0, or `EXIT_FINDINGS` when a finding is an error."""
     if not args.url and not args.cafile:
         parser.error("doctor needs a URL, --cafile FILE, or both")
-    if args.days < 0:
-        parser.error(f"invalid --days {args.days}: expected 0 or more")
-    if args.timeout <= 0:
-        parser.error(f"invalid --timeout {args.timeout:g}: expected a positive number of seconds")
     policy = TLSPolicy(**policy_fields(parser, args))
 
     reports: List[Report] = []

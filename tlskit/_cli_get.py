@@ -20,7 +20,8 @@ import sys
 from typing import Any, Dict, List, Optional, Tuple, Union
 
 from ._certs import PeerCertificate, extension_json, sha256_fingerprint
-from ._cli_options import ConnectTo, parse_connect_to, policy_fields, tls_options
+from ._cli_options import ConnectTo, connect_to_rule, policy_fields, tls_options
+from ._cli_values import count, seconds, size
 from ._client import Client
 from ._connection import TLSInfo
 from ._download import OutputTarget, check_output, copy_body, save_body, save_bytes
@@ -36,7 +37,8 @@ EXIT_HTTP_ERROR = 22
 
 DEFAULT_TIMEOUT_SECONDS = 30.0
 CHUNK_BYTES = 64 * 1024
-_SIZE_SUFFIXES = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
+# A chain longer than this is a loop; curl follows at most 50 by default.
+MAX_REDIRECTS = 1000
 
 
 def add_get_parser(commands: Any) -> None:
@@ -99,6 +101,7 @@ def _add_request_options(group: Any) -> None:
     group.add_argument(
         "--connect-to",
         action="append",
+        type=connect_to_rule,
         default=[],
         metavar="HOST1:PORT1:HOST2:PORT2",
         help="connect to HOST2:PORT2 for requests to HOST1:PORT1, still sending and verifying HOST1 as "
@@ -107,26 +110,27 @@ def _add_request_options(group: Any) -> None:
     group.add_argument("--no-redirects", action="store_true", help="do not follow redirects")
     group.add_argument(
         "--max-redirs",
-        type=int,
+        type=count(MAX_REDIRECTS),
         default=10,
         metavar="N",
-        help="maximum number of redirects to follow (default 10)",
+        help=f"maximum number of redirects to follow, up to {MAX_REDIRECTS} (default 10)",
     )
 
 
 def _add_limit_options(group: Any) -> None:
     group.add_argument(
         "--timeout",
-        type=float,
+        type=seconds,
         default=DEFAULT_TIMEOUT_SECONDS,
         metavar="SECONDS",
         help=f"limit on each connect, handshake and read (default {DEFAULT_TIMEOUT_SECONDS:g})",
     )
     group.add_argument(
-        "-m", "--max-time", type=float, metavar="SECONDS", help="limit on the whole call (default none)"
+        "-m", "--max-time", type=seconds, metavar="SECONDS", help="limit on the whole call (default none)"
     )
     group.add_argument(
         "--max-filesize",
+        type=size,
         metavar="BYTES",
         help="largest body accepted, in bytes; a K, M or G suffix multiplies by 1024, 1024² or 1024³",
     )
@@ -138,10 +142,9 @@ def run_get(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     # The output path is checked before the server is contacted.
     target = check_output(args.output) if args.output else None
     headers = [parse_header(parser, text) for text in args.header]
-    max_body = parse_size(parser, args.max_filesize) if args.max_filesize else None
     fields = policy_fields(parser, args)
     url, follow = args.url, not args.no_redirects
-    rule = _matching_rule(parser, args)
+    rule = _matching_rule(args)
     if rule is not None:
         url, server_hostname, host_header = _apply_connect_to(rule, parse_url(args.url))
         if args.verbose:
@@ -155,7 +158,7 @@ def run_get(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     timeout = Timeout(connect=args.timeout, read=args.timeout, total=args.max_time)
     with Client(
         timeout=timeout,
-        max_body=max_body,
+        max_body=args.max_filesize,
         follow_redirects=follow,
         max_redirects=args.max_redirs,
         proxy=args.proxy,
@@ -171,12 +174,6 @@ def run_get(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
 def _check_combinations(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     if args.json and args.include:
         parser.error("--json and -i both write to stdout: use one of them")
-    if args.max_redirs < 0:
-        parser.error(f"invalid --max-redirs {args.max_redirs}: expected 0 or more")
-    if args.max_time is not None and args.max_time <= 0:
-        parser.error(f"invalid --max-time {args.max_time:g}: expected a positive number of seconds")
-    if args.timeout <= 0:
-        parser.error(f"invalid --timeout {args.timeout:g}: expected a positive number of seconds")
 
 
 def _finish_head(args: argparse.Namespace, response: BaseResponse, target: Optional[OutputTarget]) -> int:
@@ -363,21 +360,11 @@ def parse_header(parser: argparse.ArgumentParser, text: str) -> Tuple[str, str]:
     return name.strip(), value.strip()
 
 
-def parse_size(parser: argparse.ArgumentParser, text: str) -> int:
-    """Parse ``--max-filesize``: bytes, or a number with a K, M or G suffix (powers of 1024, as curl)."""
-    number, suffix = text.strip(), ""
-    if number[-1:].lower() in ("k", "m", "g"):
-        number, suffix = number[:-1], number[-1].lower()
-    if not number.isdigit():
-        parser.error(f"invalid --max-filesize {text!r}: expected bytes such as 1048576, 500K, 20M or 2G")
-    return int(number) * _SIZE_SUFFIXES[suffix]
-
-
-def _matching_rule(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Optional[ConnectTo]:
-    rules = parse_connect_to(parser, args.connect_to)
-    if not rules:
+def _matching_rule(args: argparse.Namespace) -> Optional[ConnectTo]:
+    if not args.connect_to:
         return None
     url = parse_url(args.url)
+    rules: List[ConnectTo] = args.connect_to
     for rule in rules:
         if rule.host in ("", url.host) and rule.port in (None, url.port):
             return rule

@@ -4,7 +4,7 @@
 the same way, and `policy_fields` turns the parsed options into `TLSPolicy`
 fields. Option names follow curl where curl has the same option
 (``--cacert``, ``--capath``, ``--ciphers``, ``--cert``, ``--key``,
-``--pass``). `parse_connect_to` reads ``tlskit get --connect-to``.
+``--pass``). `connect_to_rule` reads ``tlskit get --connect-to``.
 
 A key password never comes from the command line, where other users can
 read it in the process list. ``--pass`` takes an environment variable
@@ -19,6 +19,7 @@ import getpass
 import os
 from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence
 
+from ._cli_values import MAX_PORT, is_port, shown
 from ._policy import TLSPolicy
 from ._versions import CipherProfile
 
@@ -165,24 +166,23 @@ def password_reader(parser: argparse.ArgumentParser, source: str) -> Callable[[]
     raise AssertionError("parser.error returns only by raising")
 
 
-def parse_connect_to(parser: argparse.ArgumentParser, values: Sequence[str]) -> List[ConnectTo]:
-    """Parse each ``HOST1:PORT1:HOST2:PORT2``; IPv6 hosts go in brackets."""
-    return [_parse_one_connect_to(parser, value) for value in values]
+def connect_to_rule(value: str) -> ConnectTo:
+    """Read one ``--connect-to HOST1:PORT1:HOST2:PORT2``; IPv6 hosts go in brackets.
 
-
-def _parse_one_connect_to(parser: argparse.ArgumentParser, value: str) -> ConnectTo:
+    An argparse type function: a malformed value raises `argparse.ArgumentTypeError`.
+    """
     parts = _split_outside_brackets(value)
     if len(parts) != 4:
-        parser.error(
-            f"invalid --connect-to {value!r}: expected HOST1:PORT1:HOST2:PORT2, such as "
+        raise argparse.ArgumentTypeError(
+            f"invalid value {shown(value)}: expected HOST1:PORT1:HOST2:PORT2, such as "
             "example.com:443:127.0.0.1:8443 ([::1] for IPv6)"
         )
     host, port, target_host, target_port = parts
     return ConnectTo(
         host.strip("[]").lower(),
-        _port(parser, value, port),
+        _port(value, port),
         target_host.strip("[]"),
-        _port(parser, value, target_port),
+        _port(value, target_port),
     )
 
 
@@ -201,11 +201,13 @@ def _split_outside_brackets(value: str) -> List[str]:
     return parts
 
 
-def _port(parser: argparse.ArgumentParser, value: str, text: str) -> Optional[int]:
+def _port(value: str, text: str) -> Optional[int]:
     if not text:
         return None
-    if not text.isdigit() or not 0 < int(text) < 65536:
-        parser.error(f"invalid --connect-to {value!r}: port {text!r} is not a number from 1 to 65535")
+    if not is_port(text):
+        raise argparse.ArgumentTypeError(
+            f"invalid value {shown(value)}: port {shown(text)} is not a number from 1 to {MAX_PORT}"
+        )
     return int(text)
 
 

@@ -14,6 +14,7 @@ import os
 import sys
 from typing import Any, Dict, List, Optional, Sequence
 
+from ._cli_values import seconds
 from ._errors import PolicyError
 from ._inspect import format_inspection, inspect_url
 from ._peer_cache import PeerCache
@@ -46,7 +47,7 @@ def add_parsers(commands: Any) -> None:
     )
     inspect.add_argument(
         "--timeout",
-        type=float,
+        type=seconds,
         default=30.0,
         metavar="SECONDS",
         help="limit on each connect and handshake (default 30)",

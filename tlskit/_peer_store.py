@@ -57,6 +57,13 @@ CREATE TABLE peers (
 
 _COLUMNS = "host, port, chain, tls_version, first_seen, last_seen, tofu_pin"
 
+# SQLite keeps a schema as small as this one, CREATE TABLE text included, on
+# the file's first page, which is at most 64 KiB. A damaged file that still
+# contains this text was a tlskit cache. Every SQLite 3 file starts with the header.
+_SCHEMA_MARK = _SCHEMA.strip().split("\n", 1)[0].encode("ascii") + b"\n    host TEXT NOT NULL"
+_SCHEMA_SCAN_BYTES = 65536
+_SQLITE_HEADER = b"SQLite format 3\x00"
+
 # Connections that a forked child inherited and must neither use nor close.
 _abandoned_connections: List[Any] = []
 
@@ -246,7 +253,7 @@ class SqliteStore:
             )
         check = db.execute("PRAGMA quick_check").fetchone()[0]
         if check != "ok":
-            raise self._error(f"SQLite reports damage ({check}). Delete the file to start an empty cache.")
+            raise self._error(join_sentences(f"SQLite reports damage ({check})", _damage_hint(self.path)))
 
     def _create_schema(self, db: sqlite3.Connection) -> None:
         # Another process may have created the schema since the first look.
@@ -291,16 +298,16 @@ class SqliteStore:
         try:
             yield
         except sqlite3.Error as exc:
-            raise self._error(join_sentences(f"could not {action} it: {exc}", _hint(exc))) from exc
+            raise self._error(join_sentences(f"could not {action} it: {exc}", _hint(exc, self.path))) from exc
 
     def _error(self, reason: str) -> PeerCacheError:
         return PeerCacheError(f"invalid peer cache file {self.path!r}: {reason}", path=self.path)
 
 
-def _hint(exc: Exception) -> str:
+def _hint(exc: Exception, path: str) -> str:
     text = str(exc)
     if "not a database" in text or "malformed" in text:
-        return "The file is damaged or not a tlskit peer cache; delete it to start an empty cache."
+        return _damage_hint(path)
     if "unable to open" in text:
         return "Check that its directory exists and that this user may read and write both."
     if "locked" in text:
@@ -308,3 +315,27 @@ def _hint(exc: Exception) -> str:
     if "readonly" in text:
         return "Make the file and its directory writable for this user."
     return "Check the file's permissions and free disk space."
+
+
+def _damage_hint(path: str) -> str:
+    """Return what to do with a file that SQLite cannot read, or reads as damaged.
+
+    Deleting the file is suggested only when it is recognisably a tlskit
+    cache, because a mistyped path can name any file.
+    """
+    start = _read_start(path)
+    if _SCHEMA_MARK in start:
+        return "It is a damaged tlskit peer cache. Delete it to start an empty cache"
+    if start.startswith(_SQLITE_HEADER):
+        what = "It is a damaged SQLite database without the tables of a tlskit peer cache"
+    else:
+        what = "It is not an SQLite database, so it is not a tlskit peer cache"
+    return f"{what}. Check the path, or use a new file to start an empty cache"
+
+
+def _read_start(path: str) -> bytes:
+    try:
+        with open(path, "rb") as file:
+            return file.read(_SCHEMA_SCAN_BYTES)
+    except OSError:
+        return b""

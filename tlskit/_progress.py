@@ -1,6 +1,6 @@
 """A one-line download progress bar for a terminal: bytes, rate and ETA.
 
-`ProgressBar` is a ``progress(bytes_written, total)`` callback for
+`ProgressBar` is a ``progress(bytes_received, total)`` callback for
 `Client.download` and `_download.save_body`. It redraws its line with a
 carriage return at most every `REDRAW_INTERVAL_SECONDS`, so a fast download
 does not flood the terminal, and `finish` draws the final state and ends the
@@ -43,8 +43,13 @@ def format_progress(done: int, total: Optional[int], elapsed: float) -> str:
     fraction = min(done / total, 1.0)
     filled = int(fraction * BAR_WIDTH)
     bar = "#" * filled + "-" * (BAR_WIDTH - filled)
-    remaining = (total - done) / rate if rate > 0 and done < total else 0.0
-    eta = f"ETA {format_duration(remaining)}" if done < total else f"in {format_duration(elapsed)}"
+    if done >= total:
+        eta = f"in {format_duration(elapsed)}"
+    elif rate > 0:
+        eta = f"ETA {format_duration((total - done) / rate)}"
+    else:
+        # No byte has arrived yet, so there is no rate to estimate from.
+        eta = "ETA --:--"
     return f"[{bar}] {fraction:4.0%}  {format_bytes(done)} of {format_bytes(total)}  {speed}  {eta}"
 
 
