@@ -725,7 +725,8 @@ def _find_framing(text: str) -> Dict[str, List[str]]:
     for name, needle in _FRAMING_NEEDLES:
         start = lowered.find(needle)
         while start != -1:
-            # Offsets in lowered are 2 past those in text, for its leading CRLF.
+            # Offsets in lowered are 2 past those in text, for its leading CRLF;
+            # lower() maps every Latin-1 character to exactly one character.
             value_start = start + len(needle)
             value_end = lowered.find("\r\n", value_start)
             framing.setdefault(name, []).append(text[value_start - 2 : value_end - 2].strip(" \t"))
