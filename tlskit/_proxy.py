@@ -132,8 +132,9 @@ def _environment_value(name: str) -> Optional[str]:
     ``os.environ.get`` raises and catches KeyError twice for each name that
     is missing (CPython's ``os._Environ``, 3.9 to 3.13), about 1.4 us per
     name, and most of the proxy variables are missing. Where ``os.environ``
-    has CPython's layout, its underlying dict is read instead, which holds
-    the same values: every change through ``os.environ`` updates it.
+    has CPython's layout, its underlying dict is read instead. That dict
+    contains the same values, because every change through ``os.environ``
+    updates it.
     """
     environ = os.environ
     data = getattr(environ, "_data", None)
@@ -175,8 +176,8 @@ def _encode_names() -> Dict[str, object]:
     return {name: encode(name) for name in names}
 
 
-# The keys of the variables above in the dict under os.environ: bytes on
-# POSIX, upper-case str on Windows. The encoding is fixed for the process.
+# The keys of the proxy variables in the dict under os.environ, which are
+# bytes on POSIX and upper-case str on Windows, fixed for the process.
 _ENCODED_NAMES = _encode_names()
 
 
