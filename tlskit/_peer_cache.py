@@ -54,6 +54,8 @@ log = get_logger(__name__)
 
 PathType = Union[str, "os.PathLike[str]"]
 KeyChangeHandler = Callable[[PinMismatchError], bool]
+# A peer's DER chain and the summaries made from it.
+KnownChain = Tuple[Tuple[bytes, ...], Tuple[CertificateSummary, ...]]
 
 # Enough for a service that talks to many hosts; a record is about 1 KB.
 DEFAULT_MAX_PEERS = 1024
@@ -106,7 +108,7 @@ class PeerCache:
         self._no_warning_margin = datetime.timedelta(days=expiry_warning_days + 1)
         # The DER chain last recorded per peer and the summaries made from it,
         # so that an unchanged chain is compared byte for byte, not hashed.
-        self._known_chains: Dict[Tuple[str, int], Tuple[Tuple[bytes, ...], Tuple[CertificateSummary, ...]]] = {}
+        self._known_chains: Dict[Tuple[str, int], KnownChain] = {}
         _live_caches.add(self)
 
     def __enter__(self) -> PeerCache:
