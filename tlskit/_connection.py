@@ -131,7 +131,7 @@ def verified_chain(sock: ssl.SSLSocket) -> List[bytes]:
     return [leaf] if leaf else []
 
 
-# Decoded peer certificates by DER: decoding is the largest part of building
+# Decoded peer certificates, by DER. Decoding is the largest part of building
 # TLSInfo, and a client sees the same few certificates again and again.
 MAX_DECODED_CERTIFICATES = 64
 _decoded_certificates: Dict[bytes, Dict[str, object]] = {}
@@ -140,9 +140,9 @@ _decoded_certificates: Dict[bytes, Dict[str, object]] = {}
 def _decoded_certificate(sock: ssl.SSLSocket, der: Optional[bytes]) -> Dict[str, object]:
     """Return a new dict of `ssl.SSLSocket.getpeercert` for ``sock``, whose leaf is ``der``.
 
-    The decoded form is a function of the DER alone once verification
-    succeeded; without verification getpeercert returns an empty dict.
-    Its values are tuples and strings, so copies may share them.
+    The decoded form is a function of the DER alone when the context
+    verifies, and getpeercert returns an empty dict when it does not. The
+    values are tuples, strings and ints, so copies may share them.
     """
     if der is None or sock.context.verify_mode == ssl.CERT_NONE:
         return dict(sock.getpeercert() or {})
