@@ -9,6 +9,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import threading
 from pathlib import Path
 from typing import Callable, List
 
@@ -423,6 +424,118 @@ def test_processes_share_first_use_pin(ca: trustme.CA, tmp_path: Path) -> None:
     )
     assert completed.returncode == 3, completed.stderr.decode()
     assert completed.stdout.decode().strip() == spki_pin(first)
+
+
+# A child process that makes real TLS connections through a PeerCache file.
+# It exits with 3 and prints the pinned key when trust on first use rejects the server.
+CONNECT_SCRIPT = textwrap.dedent(
+    """
+    import sys
+    import tlskit
+    path, ca_file, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    with tlskit.PeerCache(path) as cache:
+        options = dict(cafile=ca_file, peer_cache=cache, session_cache=False, trust_on_first_use=True)
+        with tlskit.Client(**options) as client:
+            for _ in range(count):
+                for url in sys.argv[4:]:
+                    try:
+                        client.get(url, headers={"Connection": "close"})
+                    except tlskit.PinMismatchError as exc:
+                        print(exc.expected_pins[0])
+                        sys.exit(3)
+    """
+)
+CONNECTIONS_PER_CLIENT = 10
+
+
+def start_connecting_child(path: Path, ca_file: str, urls: List[str], count: int) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-c", CONNECT_SCRIPT, str(path), ca_file, str(count), *urls],
+        env=subprocess_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+
+
+def test_processes_share_file_over_tls(
+    start_server: StartServer, server_cert: trustme.LeafCert, ca: trustme.CA, ca_file: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "peers.sqlite3"
+    servers = [start_server(ok_responder()), start_server(ok_responder())]
+    urls = [server.url("/") for server in servers]
+    children = [start_connecting_child(path, ca_file, urls, CONNECTIONS_PER_CLIENT) for _ in range(2)]
+    with PeerCache(path) as cache:
+        for url in urls * CONNECTIONS_PER_CLIENT:
+            fetch(url, ca_file, cache, trust_on_first_use=True)
+    for child in children:
+        _, errors = child.communicate(timeout=SUBPROCESS_TIMEOUT_SECONDS)
+        assert child.returncode == 0, errors.decode()
+
+    assert sum(server.connections for server in servers) == 3 * len(urls) * CONNECTIONS_PER_CLIENT
+    with PeerCache(path) as cache:
+        records = cache.records()
+    assert [(record.host, record.port) for record in records] == sorted(
+        ("127.0.0.1", s.port) for s in servers
+    )
+    leaf = verified_chain_of(server_cert, ca)[0]
+    for record in records:
+        assert record.tofu_pin == spki_pin(leaf)
+        assert record.fingerprint == sha256_fingerprint(leaf)
+        assert record.tls_version == "TLSv1.3"
+        # The file store refreshes last_seen at most once a minute.
+        assert record.first_seen <= record.last_seen
+
+
+def test_processes_share_first_use_pin_over_tls(
+    start_server: StartServer, ca: trustme.CA, ca_file: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "peers.sqlite3"
+    old, new = ca.issue_cert("127.0.0.1"), ca.issue_cert("127.0.0.1")
+    responder = ok_responder()
+    server = start_server(responder, make_server_context(old))
+    with PeerCache(path) as cache:
+        fetch(server.url("/"), ca_file, cache, trust_on_first_use=True)
+
+    server.context = make_server_context(new)
+    child = start_connecting_child(path, ca_file, [server.url("/")], 1)
+    output, errors = child.communicate(timeout=SUBPROCESS_TIMEOUT_SECONDS)
+    assert child.returncode == 3, errors.decode()
+    assert output.decode().strip() == spki_pin(leaf_der(old))
+    assert len(responder.requests) == 1
+    with PeerCache(path) as cache:
+        record = cache.get("127.0.0.1", server.port)
+    assert record is not None
+    assert record.tofu_pin == spki_pin(leaf_der(old))
+
+
+def test_threads_share_file(https_server: TLSServer, ca_file: str, tmp_path: Path) -> None:
+    path = tmp_path / "peers.sqlite3"
+    shared = PeerCache(path)
+    caches = [shared, shared, PeerCache(path), PeerCache(path)]
+    errors: List[BaseException] = []
+
+    def connect(cache: PeerCache) -> None:
+        try:
+            for _ in range(CONNECTIONS_PER_CLIENT):
+                fetch(https_server.url("/"), ca_file, cache, trust_on_first_use=True)
+        except BaseException as exc:  # Reported by the assertion below.
+            errors.append(exc)
+
+    threads = [threading.Thread(target=connect, args=(cache,)) for cache in caches]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(SUBPROCESS_TIMEOUT_SECONDS)
+    assert not any(thread.is_alive() for thread in threads)
+    for cache in caches:
+        cache.close()
+
+    assert errors == []
+    assert https_server.connections == len(caches) * CONNECTIONS_PER_CLIENT
+    with PeerCache(path) as cache:
+        records = cache.records()
+    assert len(records) == 1
+    assert records[0].tofu_pin == records[0].leaf.spki_pin
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
