@@ -6,6 +6,7 @@ import datetime
 import logging
 import os
 import sqlite3
+import ssl
 import subprocess
 import sys
 import textwrap
@@ -139,16 +140,23 @@ def test_invalid_options(options: dict, field: str) -> None:
 # Events.
 
 
+def revisit_after_change(
+    server: TLSServer, new_context: ssl.SSLContext, ca_file: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Record ``server``, switch it to ``new_context``, and record it again with INFO logs captured."""
+    cache = PeerCache()
+    fetch(server.url("/"), ca_file, cache)
+    server.context = new_context
+    with caplog.at_level(logging.INFO, logger=LOGGER):
+        fetch(server.url("/"), ca_file, cache)
+
+
 def test_rotated_key_logs_warning(
     start_server: StartServer, ca: trustme.CA, ca_file: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     old, new = ca.issue_cert("127.0.0.1"), ca.issue_cert("127.0.0.1")
     server = start_server(ok_responder(), make_server_context(old))
-    cache = PeerCache()
-    fetch(server.url("/"), ca_file, cache)
-    server.context = make_server_context(new)
-    with caplog.at_level(logging.INFO, logger=LOGGER):
-        fetch(server.url("/"), ca_file, cache)
+    revisit_after_change(server, make_server_context(new), ca_file, caplog)
     warnings = records_at(caplog, logging.WARNING)
     assert len(warnings) == 1
     message = warnings[0].getMessage()
@@ -167,11 +175,7 @@ def test_renewed_certificate_logs_info(
     key = issuer.new_key("server")
     old, new = issuer.issue(key), issuer.issue(key)
     server = start_server(ok_responder(), issuer.server_context(old, key))
-    cache = PeerCache()
-    fetch(server.url("/"), ca_file, cache)
-    server.context = issuer.server_context(new, key)
-    with caplog.at_level(logging.INFO, logger=LOGGER):
-        fetch(server.url("/"), ca_file, cache)
+    revisit_after_change(server, issuer.server_context(new, key), ca_file, caplog)
     infos = records_at(caplog, logging.INFO)
     assert len(infos) == 1
     message = infos[0].getMessage()
@@ -245,18 +249,25 @@ def test_file_cache_is_bounded(ca: trustme.CA, tmp_path: Path) -> None:
         assert [record.port for record in cache.records()] == [2, 3]
 
 
+def cache_error(path: Path) -> PeerCacheError:
+    """Return the error that opening ``path`` as a peer cache, or listing its records, raises."""
+    with pytest.raises(PeerCacheError) as caught:
+        with PeerCache(path) as cache:
+            cache.records()
+    return caught.value
+
+
 def test_garbage_file_raises(tmp_path: Path) -> None:
     path = tmp_path / "peers.sqlite3"
     path.write_bytes(b"this is not a database, just text " * 100)
-    with pytest.raises(PeerCacheError) as caught:
-        PeerCache(path)
-    assert caught.value.path == str(path)
-    assert str(caught.value) == (
+    error = cache_error(path)
+    assert error.path == str(path)
+    assert str(error) == (
         f"invalid peer cache file {str(path)!r}: could not open it: file is not a database. It is not an "
         "SQLite database, so it is not a tlskit peer cache. Check the path, or use a new file to start an "
         "empty cache."
     )
-    assert isinstance(caught.value, PolicyError)
+    assert isinstance(error, PolicyError)
     assert path.read_bytes() == b"this is not a database, just text " * 100
 
 
@@ -273,10 +284,7 @@ def damaged_cache(ca: trustme.CA, path: Path, offset: int) -> None:
 def test_damaged_tlskit_cache_may_be_deleted(ca: trustme.CA, tmp_path: Path, offset: int) -> None:
     path = tmp_path / "peers.sqlite3"
     damaged_cache(ca, path, offset)
-    with pytest.raises(PeerCacheError) as caught:
-        with PeerCache(path) as cache:
-            cache.records()
-    message = str(caught.value)
+    message = str(cache_error(path))
     assert message.startswith(f"invalid peer cache file {str(path)!r}: ")
     assert message.endswith(" It is a damaged tlskit peer cache. Delete it to start an empty cache.")
 
@@ -290,10 +298,7 @@ def test_damaged_other_database_not_deleted(tmp_path: Path) -> None:
     data[4096:4196] = b"\xff" * 100
     data[100:110] = b"\xff" * 10
     path.write_bytes(bytes(data))
-    with pytest.raises(PeerCacheError) as caught:
-        with PeerCache(path) as cache:
-            cache.records()
-    message = str(caught.value)
+    message = str(cache_error(path))
     assert "Delete" not in message
     assert "delete" not in message
     assert "Check the path, or use a new file to start an empty cache." in message
@@ -302,20 +307,18 @@ def test_damaged_other_database_not_deleted(tmp_path: Path) -> None:
 @pytest.mark.parametrize("place", ["directory", "missing parent"])
 def test_unopenable_file_raises(tmp_path: Path, place: str) -> None:
     path = tmp_path if place == "directory" else tmp_path / "missing" / "peers.sqlite3"
-    with pytest.raises(PeerCacheError) as caught:
-        PeerCache(path)
-    assert caught.value.path == str(path)
-    assert "could not open it" in str(caught.value)
+    error = cache_error(path)
+    assert error.path == str(path)
+    assert "could not open it" in str(error)
 
 
 def test_foreign_database_raises(tmp_path: Path) -> None:
     path = tmp_path / "other.sqlite3"
     with sqlite3.connect(str(path)) as db:
         db.execute("CREATE TABLE accounts (name TEXT)")
-    with pytest.raises(PeerCacheError) as caught:
-        PeerCache(path)
-    assert "another program" in str(caught.value)
-    assert "accounts" in str(caught.value)
+    error = cache_error(path)
+    assert "another program" in str(error)
+    assert "accounts" in str(error)
 
 
 def test_newer_schema_raises(tmp_path: Path) -> None:
@@ -323,9 +326,8 @@ def test_newer_schema_raises(tmp_path: Path) -> None:
     PeerCache(path).close()
     with sqlite3.connect(str(path)) as db:
         db.execute("PRAGMA user_version = 99")
-    with pytest.raises(PeerCacheError) as caught:
-        PeerCache(path)
-    assert "schema version 99" in str(caught.value)
+    error = cache_error(path)
+    assert "schema version 99" in str(error)
 
 
 def test_damaged_record_raises(tmp_path: Path) -> None:
