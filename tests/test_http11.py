@@ -8,18 +8,9 @@ import pytest
 
 from tlskit import IncompleteBodyError, InvalidHeaderError, LimitExceededError, ProtocolError
 from tlskit._errors import RemoteDisconnectedError
-from tlskit._http11 import (
-    DEFAULT_LIMITS,
-    NEED_DATA,
-    BodyData,
-    EndOfResponse,
-    Limits,
-    ResponseHead,
-    ResponseParser,
-    build_request,
-    validate_header,
-    validate_method,
-)
+from tlskit._http11 import ResponseParser
+from tlskit._http11_events import DEFAULT_LIMITS, NEED_DATA, BodyData, EndOfResponse, Limits, ResponseHead
+from tlskit._http11_request import build_request, validate_header, validate_method
 
 
 def parse(

@@ -40,7 +40,8 @@ from ._handshake import (
     map_handshake_error,
     negotiated_cipher,
 )
-from ._http11 import BODY_UNTIL_CLOSE, ResponseParser
+from ._http11 import ResponseParser
+from ._http11_events import BODY_UNTIL_CLOSE
 from ._log import get_logger
 from ._pinning import PeerOptions, resumed_chain
 from ._policy import TLSPolicy

@@ -44,7 +44,9 @@ from ._errors import (
     format_address,
     join_sentences,
 )
-from ._http11 import NEED_DATA, EndOfResponse, Limits, ResponseHead, ResponseParser, build_request
+from ._http11 import ResponseParser
+from ._http11_events import NEED_DATA, EndOfResponse, Limits, ResponseHead
+from ._http11_request import build_request
 from ._log import get_logger
 from ._policy import TLSPolicy
 from ._timeouts import Deadline
