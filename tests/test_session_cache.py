@@ -281,7 +281,7 @@ class ClosingHandler:
     """Run ``handler``, then send close_notify before the socket is closed.
 
     With OpenSSL 3.0 a server that frees a connection without having sent
-    close_notify drops the session from its session ID cache: without this
+    close_notify drops the session from its session ID cache. Without this
     step the session ID case below never resumes.
     """
 
