@@ -17,10 +17,13 @@ except ImportError:  # not a POSIX system
     pty = None  # type: ignore[assignment]
 
 
-def _run_on_terminal(argv: List[str], answer: bytes = b"") -> Tuple[int, str]:
+def _run_on_terminal(
+    argv: List[str], answer: bytes = b"", on_output: Optional[Callable[[bytes], None]] = None
+) -> Tuple[int, str]:
     """Run the CLI with stdin and stderr on a pseudo-terminal; return its status and the terminal output.
 
     ``answer`` is typed on the terminal once the program prints a prompt.
+    ``on_output`` is called with all the output so far each time more arrives.
     """
     controller, terminal = pty.openpty()
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
@@ -46,6 +49,8 @@ def _run_on_terminal(argv: List[str], answer: bytes = b"") -> Tuple[int, str]:
                 if not chunk:
                     break
                 output += chunk
+                if on_output is not None:
+                    on_output(output)
                 if answer and b"password" in output:
                     os.write(controller, answer + b"\n")
                     answer = b""

@@ -16,7 +16,7 @@ from tlskit._decoding import (
     make_decoder,
     parse_codings,
 )
-from tlskit._http11 import DEFAULT_LIMITS, Limits
+from tlskit._http11_events import DEFAULT_LIMITS, Limits
 
 TEXT = b"The quick brown fox jumps over the lazy dog. " * 200
 

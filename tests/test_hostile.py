@@ -61,95 +61,84 @@ def test_server_closes_without_response(start_server: StartServer, ca_file: str)
         tlskit.get(server.url("/"), cafile=ca_file)
 
 
-def endless_headers(stop: threading.Event) -> Callable[[ssl.SSLSocket], None]:
+def endless_head(prefix: bytes, piece: bytes, stop: threading.Event) -> Callable[[ssl.SSLSocket], None]:
+    """Return a handler that sends ``prefix``, then ``piece`` again and again until ``stop`` is set."""
+
     def handler(sock: ssl.SSLSocket) -> None:
         read_request(sock, bytearray())
-        sock.sendall(b"HTTP/1.1 200 OK\r\n")
+        sock.sendall(prefix)
         for _ in range(100_000):
             if stop.is_set():
                 return
-            sock.sendall(b"X-Endless: 0123456789abcdef\r\n" * 64)
+            sock.sendall(piece)
 
     return handler
 
 
-def test_endless_headers(start_server: StartServer, ca_file: str) -> None:
+ENDLESS_HEADS = {
+    "header-fields": (
+        b"HTTP/1.1 200 OK\r\n",
+        b"X-Endless: 0123456789abcdef\r\n" * 64,
+        {"max_header_bytes", "max_header_count"},
+    ),
+    "header-line": (b"HTTP/1.1 200 OK\r\nX-Long: ", b"y" * 4096, {"max_line_bytes"}),
+}
+
+
+@pytest.mark.parametrize("case", sorted(ENDLESS_HEADS))
+def test_endless_head_stops_at_limit(start_server: StartServer, ca_file: str, case: str) -> None:
+    prefix, piece, limits = ENDLESS_HEADS[case]
     stop = threading.Event()
-    server = start_server(endless_headers(stop))
+    server = start_server(endless_head(prefix, piece, stop))
     try:
         with pytest.raises(LimitExceededError) as caught:
             tlskit.get(server.url("/"), cafile=ca_file)
     finally:
         stop.set()
-    assert caught.value.limit in ("max_header_bytes", "max_header_count")
-
-
-def test_endless_header_line(start_server: StartServer, ca_file: str) -> None:
-    stop = threading.Event()
-
-    def handler(sock: ssl.SSLSocket) -> None:
-        read_request(sock, bytearray())
-        sock.sendall(b"HTTP/1.1 200 OK\r\nX-Long: ")
-        for _ in range(10_000):
-            if stop.is_set():
-                return
-            sock.sendall(b"y" * 4096)
-
-    server = start_server(handler)
-    try:
-        with pytest.raises(LimitExceededError) as caught:
-            tlskit.get(server.url("/"), cafile=ca_file)
-    finally:
-        stop.set()
-    assert caught.value.limit == "max_line_bytes"
+    assert caught.value.limit in limits
 
 
 def slow_drip(data: bytes, stop: threading.Event) -> Callable[[ssl.SSLSocket], None]:
+    """Return a handler that sends ``data`` a byte every 20 ms, then waits, until ``stop`` is set."""
+
     def handler(sock: ssl.SSLSocket) -> None:
         read_request(sock, bytearray())
         for index in range(len(data)):
             if stop.wait(0.02):
                 return
             sock.sendall(data[index : index + 1])
+        stop.wait(SOCKET_TIMEOUT_SECONDS)
 
     return handler
 
 
-@pytest.mark.parametrize(
-    "data",
-    [
-        b"HTTP/1.1 200 OK\r\n" + b"X-Drip: 1\r\n" * 500,
+SLOW_SERVERS = {
+    # (bytes dripped, timeout, phase that expires, its limit in seconds)
+    "drip-head": (b"HTTP/1.1 200 OK\r\n" + b"X-Drip: 1\r\n" * 500, Timeout(read=1, total=0.4), "total", 0.4),
+    "drip-body": (
         b"HTTP/1.1 200 OK\r\nContent-Length: 5000\r\n\r\n" + b"x" * 5000,
-    ],
-    ids=["head", "body"],
-)
-def test_slow_drip_cannot_stretch_total(start_server: StartServer, ca_file: str, data: bytes) -> None:
+        Timeout(read=1, total=0.4),
+        "total",
+        0.4,
+    ),
+    "silent": (b"", Timeout(read=0.2, total=10), "read", 0.2),
+}
+
+
+@pytest.mark.parametrize("case", sorted(SLOW_SERVERS))
+def test_slow_server_timeout_phase(start_server: StartServer, ca_file: str, case: str) -> None:
+    # A byte every 20 ms keeps each read under the read timeout, so only the
+    # total deadline stops a slow drip.
+    data, timeout, phase, seconds = SLOW_SERVERS[case]
     stop = threading.Event()
     server = start_server(slow_drip(data, stop))
     try:
         with pytest.raises(TimeoutExceededError) as caught:
-            tlskit.get(server.url("/"), cafile=ca_file, timeout=Timeout(read=1, total=0.4))
+            tlskit.get(server.url("/"), cafile=ca_file, timeout=timeout)
     finally:
         stop.set()
-    assert caught.value.phase == "total"
-    assert caught.value.timeout == 0.4
-
-
-def test_read_timeout_phase(start_server: StartServer, ca_file: str) -> None:
-    release = threading.Event()
-
-    def silent(sock: ssl.SSLSocket) -> None:
-        read_request(sock, bytearray())
-        release.wait(SOCKET_TIMEOUT_SECONDS)
-
-    server = start_server(silent)
-    try:
-        with pytest.raises(TimeoutExceededError) as caught:
-            tlskit.get(server.url("/"), cafile=ca_file, timeout=Timeout(read=0.2, total=10))
-    finally:
-        release.set()
-    assert caught.value.phase == "read"
-    assert caught.value.timeout == 0.2
+    assert caught.value.phase == phase
+    assert caught.value.timeout == seconds
 
 
 def test_handshake_timeout_phase(ca_file: str) -> None:
@@ -191,29 +180,6 @@ def test_unsupported_content_encoding(start_server: StartServer, ca_file: str) -
         decode_content=False,
     )
     assert raw.body == b"\x0b\x01\x80"
-
-
-def test_closed_idle_connection_skipped_for_post(start_server: StartServer, ca_file: str) -> None:
-    # Each connection responds to one request without announcing the close,
-    # then closes without TLS close_notify, as a crashed keep-alive peer would.
-    closed = threading.Event()
-
-    def once(sock: ssl.SSLSocket) -> None:
-        read_request(sock, bytearray())
-        sock.sendall(response_bytes(200, [], b"once"))
-        time.sleep(0.05)
-        sock.shutdown(socket.SHUT_RDWR)
-        closed.set()
-
-    server = start_server(once)
-    with tlskit.Client(cafile=ca_file) as client:
-        assert client.get(server.url("/")).body == b"once"
-        assert closed.wait(SOCKET_TIMEOUT_SECONDS)
-        # Let the close reach the client's socket before the pool checks it.
-        time.sleep(0.05)
-        # The pool notices the closed idle connection and opens a new one.
-        assert client.post(server.url("/"), body=b"x").body == b"once"
-    assert server.connections == 2
 
 
 def test_extra_bytes_after_response_prevent_reuse(start_server: StartServer, ca_file: str) -> None:
@@ -279,21 +245,35 @@ def test_connect_timeout_phase(ca_file: str) -> None:
     assert caught.value.port == port
 
 
-def test_idle_connection_closed_cleanly_skipped_for_post(start_server: StartServer, ca_file: str) -> None:
-    # The server ends TLS with close_notify after one response, as a server
-    # whose keep-alive timeout expired does; the pool must notice before a POST.
+def close_without_close_notify(sock: ssl.SSLSocket) -> None:
+    """Close as a crashed keep-alive peer would: TCP FIN without TLS close_notify."""
+    time.sleep(0.05)
+    sock.shutdown(socket.SHUT_RDWR)
+
+
+def close_with_close_notify(sock: ssl.SSLSocket) -> None:
+    """Close as a server whose keep-alive timeout expired would: TLS close_notify first."""
+    # Non-blocking, unwrap sends close_notify and returns without waiting
+    # for the client's.
+    sock.settimeout(0)
+    try:
+        sock.unwrap()
+    except (ssl.SSLError, OSError, ValueError):
+        pass
+
+
+@pytest.mark.parametrize("close", [close_without_close_notify, close_with_close_notify])
+def test_closed_idle_connection_skipped_for_post(
+    start_server: StartServer, ca_file: str, close: Callable[[ssl.SSLSocket], None]
+) -> None:
+    # Each connection responds to one request without announcing the close,
+    # then closes; the pool must notice before a POST, which is never retried.
     closed = threading.Event()
 
     def once(sock: ssl.SSLSocket) -> None:
         read_request(sock, bytearray())
         sock.sendall(response_bytes(200, [], b"once"))
-        # Non-blocking, unwrap sends close_notify and returns without
-        # waiting for the client's.
-        sock.settimeout(0)
-        try:
-            sock.unwrap()
-        except (ssl.SSLError, OSError, ValueError):
-            pass
+        close(sock)
         closed.set()
 
     server = start_server(once)
@@ -302,6 +282,7 @@ def test_idle_connection_closed_cleanly_skipped_for_post(start_server: StartServ
         assert closed.wait(SOCKET_TIMEOUT_SECONDS)
         # Let the close reach the client's socket before the pool checks it.
         time.sleep(0.05)
+        # The pool notices the closed idle connection and opens a new one.
         assert client.post(server.url("/"), body=b"x").body == b"once"
     assert server.connections == 2
 

@@ -8,18 +8,9 @@ import pytest
 
 from tlskit import IncompleteBodyError, InvalidHeaderError, LimitExceededError, ProtocolError
 from tlskit._errors import RemoteDisconnectedError
-from tlskit._http11 import (
-    DEFAULT_LIMITS,
-    NEED_DATA,
-    BodyData,
-    EndOfResponse,
-    Limits,
-    ResponseHead,
-    ResponseParser,
-    build_request,
-    validate_header,
-    validate_method,
-)
+from tlskit._http11 import ResponseParser
+from tlskit._http11_events import DEFAULT_LIMITS, NEED_DATA, BodyData, EndOfResponse, Limits, ResponseHead
+from tlskit._http11_request import build_request, validate_header, validate_method
 
 
 def parse(
@@ -211,6 +202,21 @@ REJECTED = [
         ProtocolError,
         "longer than",
     ),
+    (b"HTTP/1.1 099 Low\r\n\r\n", ProtocolError, "invalid status line"),
+    (b"HTTP/1.1 000 Zero\r\n\r\n", ProtocolError, "invalid status line"),
+    (b"HTTP/1.1 200 O\x00K\r\nContent-Length: 0\r\n\r\n", ProtocolError, "invalid status line"),
+    (
+        b"HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999\r\n\r\n",
+        ProtocolError,
+        "invalid Content-Length",
+    ),
+    (b"HTTP/1.1 200 OK\r\nContent-Length: 1 0\r\n\r\n", ProtocolError, "invalid Content-Length"),
+    (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;\x00\r\n", ProtocolError, "invalid chunk size"),
+    (
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n 5\r\nhello\r\n0\r\n\r\n",
+        ProtocolError,
+        "invalid chunk",
+    ),
 ]
 
 
@@ -285,33 +291,6 @@ def test_validate_method() -> None:
         assert caught.value.field == "method"
 
 
-MORE_REJECTED = [
-    (b"HTTP/1.1 099 Low\r\n\r\n", ProtocolError, "invalid status line"),
-    (b"HTTP/1.1 000 Zero\r\n\r\n", ProtocolError, "invalid status line"),
-    (b"HTTP/1.1 200 O\x00K\r\nContent-Length: 0\r\n\r\n", ProtocolError, "invalid status line"),
-    (
-        b"HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999\r\n\r\n",
-        ProtocolError,
-        "invalid Content-Length",
-    ),
-    (b"HTTP/1.1 200 OK\r\nContent-Length: 1 0\r\n\r\n", ProtocolError, "invalid Content-Length"),
-    (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;\x00\r\n", ProtocolError, "invalid chunk size"),
-    (
-        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n 5\r\nhello\r\n0\r\n\r\n",
-        ProtocolError,
-        "invalid chunk",
-    ),
-]
-
-
-@pytest.mark.parametrize("data, error, text", MORE_REJECTED)
-def test_parser_rejects_more(data: bytes, error: type, text: str) -> None:
-    with pytest.raises(error) as caught:
-        parse(data)
-    assert type(caught.value) is error
-    assert text in str(caught.value)
-
-
 def test_status_999_accepted() -> None:
     head, body, _ = parse(b"HTTP/1.1 999 Request denied\r\nContent-Length: 2\r\n\r\nno")
     assert head.status == 999
@@ -383,40 +362,41 @@ def test_validate_header_rejects_non_latin1() -> None:
     assert "not Latin-1" in str(caught.value)
 
 
-def test_body_piece_past_length_becomes_leftover() -> None:
-    parser = ResponseParser()
-    parser.feed(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n")
-    assert isinstance(parser.next_event(), ResponseHead)
-    assert parser.next_event() is NEED_DATA
-    parser.feed(b"abcEXTRA")
-    assert parser.next_event() == BodyData(b"abc")
-    end = parser.next_event()
-    assert isinstance(end, EndOfResponse)
-    assert parser.leftover == b"EXTRA"
+PIECES_AFTER_HEAD = {
+    # (bytes up to the first NEED_DATA, pieces fed then, EOF fed, body events, leftover)
+    "past-length": (
+        b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n",
+        [b"abcEXTRA"],
+        False,
+        [b"abc"],
+        b"EXTRA",
+    ),
+    "across-chunks": (
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\n",
+        [b"abc\r\n2\r\nde\r\n0\r\n\r\n"],
+        False,
+        [b"abc", b"de"],
+        b"",
+    ),
+    "until-close": (b"HTTP/1.1 200 OK\r\n\r\n", [b"first ", b"second"], True, [b"first second"], b""),
+}
 
 
-def test_chunk_piece_crossing_chunk_boundary() -> None:
+@pytest.mark.parametrize("case", sorted(PIECES_AFTER_HEAD))
+def test_body_pieces_after_head(case: str) -> None:
+    first, pieces, eof, bodies, leftover = PIECES_AFTER_HEAD[case]
     parser = ResponseParser()
-    parser.feed(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\n")
+    parser.feed(first)
     assert isinstance(parser.next_event(), ResponseHead)
     assert parser.next_event() is NEED_DATA
-    parser.feed(b"abc\r\n2\r\nde\r\n0\r\n\r\n")
-    assert parser.next_event() == BodyData(b"abc")
-    assert parser.next_event() == BodyData(b"de")
+    for piece in pieces:
+        parser.feed(piece)
+    if eof:
+        parser.feed_eof()
+    for body in bodies:
+        assert parser.next_event() == BodyData(body)
     assert isinstance(parser.next_event(), EndOfResponse)
-    assert parser.leftover == b""
-
-
-def test_two_body_pieces_before_reading() -> None:
-    parser = ResponseParser()
-    parser.feed(b"HTTP/1.1 200 OK\r\n\r\n")
-    assert isinstance(parser.next_event(), ResponseHead)
-    assert parser.next_event() is NEED_DATA
-    parser.feed(b"first ")
-    parser.feed(b"second")
-    parser.feed_eof()
-    assert parser.next_event() == BodyData(b"first second")
-    assert isinstance(parser.next_event(), EndOfResponse)
+    assert parser.leftover == leftover
 
 
 # A head whose lines all end in CRLF takes a fast path through a few regular

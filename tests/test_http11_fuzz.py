@@ -14,7 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tlskit import IncompleteBodyError, TLSKitError
-from tlskit._http11 import NEED_DATA, BodyData, EndOfResponse, Limits, ResponseHead, ResponseParser
+from tlskit._http11 import ResponseParser
+from tlskit._http11_events import NEED_DATA, BodyData, EndOfResponse, Limits, ResponseHead
 
 FUZZ_SETTINGS = settings(
     max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True

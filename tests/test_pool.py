@@ -39,20 +39,13 @@ def new_pair() -> Iterator[Callable[[], Pair]]:
         server.close()
 
 
-def test_release_then_acquire_returns_same(new_pair: Callable[[], Pair]) -> None:
-    pool = ConnectionPool()
-    connection, _ = new_pair()
-    pool.release("key", connection)
-    assert pool.acquire("key") is connection
-    assert pool.acquire("key") is None
-
-
-def test_keys_are_separate(new_pair: Callable[[], Pair]) -> None:
+def test_release_then_acquire_by_key(new_pair: Callable[[], Pair]) -> None:
     pool = ConnectionPool()
     connection, _ = new_pair()
     pool.release("a", connection)
     assert pool.acquire("b") is None
     assert pool.acquire("a") is connection
+    assert pool.acquire("a") is None
 
 
 def test_idle_count_is_bounded(new_pair: Callable[[], Pair]) -> None:
@@ -104,32 +97,28 @@ def test_close_closes_idle_connections(new_pair: Callable[[], Pair]) -> None:
     assert pool.acquire("key") is None
 
 
-def test_recent_connection_skips_probe_for_idempotent(new_pair: Callable[[], Pair]) -> None:
+@pytest.mark.parametrize(
+    "is_idempotent, idle_seconds, handed_out",
+    [(True, 0, True), (False, 0, False), (True, RECENT_IDLE_SECONDS + 1, False)],
+    ids=["recent-idempotent", "recent-other-method", "older-idempotent"],
+)
+def test_closed_idle_connection_probe(
+    new_pair: Callable[[], Pair], is_idempotent: bool, idle_seconds: float, handed_out: bool
+) -> None:
     # A stale connection handed out unprobed is retried by the exchange for
-    # idempotent requests, so a recent one costs no system call.
+    # idempotent requests, so one used recently costs no system call. Other
+    # methods, and connections idle for longer, are probed and dropped.
     pool = ConnectionPool()
     closed, server = new_pair()
     pool.release("key", closed)
+    closed.last_used -= idle_seconds
     server.close()
-    assert pool.acquire("key", is_idempotent=True) is closed
-
-
-def test_recent_connection_probed_for_other_methods(new_pair: Callable[[], Pair]) -> None:
-    pool = ConnectionPool()
-    closed, server = new_pair()
-    pool.release("key", closed)
-    server.close()
-    assert pool.acquire("key", is_idempotent=False) is None
-    assert closed.sock.fileno() == -1
-
-
-def test_older_connection_probed_for_idempotent(new_pair: Callable[[], Pair]) -> None:
-    pool = ConnectionPool()
-    closed, server = new_pair()
-    pool.release("key", closed)
-    closed.last_used = time.monotonic() - RECENT_IDLE_SECONDS - 1
-    server.close()
-    assert pool.acquire("key", is_idempotent=True) is None
+    acquired = pool.acquire("key", is_idempotent=is_idempotent)
+    if handed_out:
+        assert acquired is closed
+    else:
+        assert acquired is None
+        assert closed.sock.fileno() == -1
 
 
 def test_timeout_within_tolerance_kept(new_pair: Callable[[], Pair]) -> None:

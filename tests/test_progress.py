@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import io
+import re
+import ssl
+import threading
 from pathlib import Path
+from typing import Callable, List
 
 import pytest
 
-from servers import HTTPResponder, TLSServer
+from servers import HTTPResponder, TLSServer, read_request
 from terminal import run_on_terminal
 from tlskit._progress import ProgressBar, format_bytes, format_duration, format_progress
 
@@ -49,7 +53,17 @@ def test_progress_line_when_done() -> None:
 
 
 def test_progress_line_without_total() -> None:
-    assert format_progress(3 * 1024 * 1024, None, 3.0) == "3.0 MiB  1.0 MiB/s"
+    assert format_progress(3 * 1024 * 1024, None, 3.0) == "3.0 MiB  1.0 MiB/s  ETA --:--"
+
+
+def test_progress_line_without_total_complete() -> None:
+    assert format_progress(3 * 1024 * 1024, None, 3.0, complete=True) == "3.0 MiB  1.0 MiB/s  in 0:03"
+
+
+def test_failed_download_keeps_estimate() -> None:
+    line = format_progress(512 * 1024, 1024 * 1024, 2.0)
+    assert format_progress(512 * 1024, 1024 * 1024, 2.0, complete=False) == line
+    assert line.endswith("ETA 0:02")
 
 
 def test_redraws_are_throttled() -> None:
@@ -66,6 +80,19 @@ def test_redraws_are_throttled() -> None:
     assert len(lines) == 4
     assert lines[-1].startswith("[########################] 100%")
     assert lines[-1].endswith("\n")
+
+
+def test_redraw_due_by_caller_clock_drawn() -> None:
+    # The download loop reads the clock just before the bar does, so its
+    # call on the interval arrives a little short of it by the bar's clock.
+    stream = io.StringIO()
+    clock = FakeClock()
+    bar = ProgressBar(stream, clock)
+    bar(0, None)
+    clock.now += 0.199
+    bar(1000, None)
+    assert stream.getvalue().count("\r") == 2
+    assert stream.getvalue().endswith("\r1000 B  4.9 KiB/s  ETA --:--")
 
 
 def test_nothing_drawn_means_nothing_finished() -> None:
@@ -90,3 +117,42 @@ def test_progress_bar_on_a_terminal(server_context: object, ca_file: str, tmp_pa
         )
         assert status == 0, output
         assert output == ""
+
+
+@pytest.mark.skipif(run_on_terminal is None, reason="pseudo-terminals need a POSIX system")
+def test_progress_without_size_as_bytes_arrive(
+    start_server: Callable[..., TLSServer], ca_file: str, tmp_path: Path
+) -> None:
+    # A line with some bytes, but not the whole body, and no estimate.
+    partial_line = re.compile(rb"\r[1-9][0-9.]* (?:B|KiB)  \S+ \S+/s  ETA --:--")
+    partial_shown = threading.Event()
+    pieces: List[bytes] = []
+
+    def watch(output: bytes) -> None:
+        if partial_line.search(output):
+            partial_shown.set()
+
+    def trickle_chunked(sock: ssl.SSLSocket) -> None:
+        read_request(sock, bytearray())
+        sock.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+        # Small pieces keep arriving, with no size announced, until the terminal shows them.
+        for _ in range(600):
+            if partial_shown.wait(0.05):
+                break
+            pieces.append(b"x" * 1000)
+            sock.sendall(b"3e8\r\n" + pieces[-1] + b"\r\n")
+        sock.sendall(b"0\r\n\r\n")
+
+    server = start_server(trickle_chunked)
+    target = tmp_path / "stream.bin"
+    assert run_on_terminal is not None
+    status, output = run_on_terminal(
+        ["get", server.url("/"), "--cacert", ca_file, "-o", str(target)], on_output=watch
+    )
+    assert status == 0, output
+    assert partial_shown.is_set(), output
+    assert target.stat().st_size == len(pieces) * 1000
+    last_line = output.split("\r")[-2]
+    assert last_line.startswith(format_bytes(len(pieces) * 1000) + "  ")
+    assert re.search(r"  in [0-9]+:[0-9]{2} *$", last_line), last_line
+    assert output.endswith("\r\n")

@@ -59,7 +59,7 @@ if TYPE_CHECKING:
     )
     from ._extensions import CertificateExtension
     from ._headers import Headers
-    from ._http11 import Limits
+    from ._http11_events import Limits
     from ._peer_cache import PeerCache
     from ._peer_record import CertificateSummary, PeerRecord
     from ._peer_store import PeerCacheError
@@ -113,7 +113,7 @@ _MODULE_OF = {
     "WeakCertificateError": "_errors",
     "CertificateExtension": "_extensions",
     "Headers": "_headers",
-    "Limits": "_http11",
+    "Limits": "_http11_events",
     "PeerCache": "_peer_cache",
     "CertificateSummary": "_peer_record",
     "PeerRecord": "_peer_record",

@@ -26,9 +26,10 @@ from ._chain_rules import (
     weak_signature,
 )
 from ._diagnosis import VerificationCause
+from ._handshake import CAFILE_SETTING, LOWER_SECURITY_LEVEL
 
-# The settings that add a trusted CA, in the API and on the command line.
-CAFILE_SETTING = "TLSPolicy.cafile (--cacert on the command line)"
+# A sentence that the command line leaves out, because it has no option for strict checks.
+STRICT_X509_OFF = " TLSPolicy.strict_x509=False accepts it too, at the cost of those checks."
 
 # No release of tlskit that contains this code predates this day, so a clock
 # that reads an earlier date is certainly wrong.
@@ -304,8 +305,7 @@ def _weak_key(facts: Facts) -> Finding:
             return Finding(
                 VerificationCause.WEAK_KEY,
                 f'the {_role(cert, facts)} "{cert.subject}" is too weak: {reason}',
-                "Reissue it with an RSA key of at least 2048 bits or an ECDSA P-256 key, or lower "
-                "TLSPolicy.security_level if you accept the risk.",
+                f"Reissue it with an RSA key of at least 2048 bits or an ECDSA P-256 key{LOWER_SECURITY_LEVEL}.",
                 cert,
             )
     return _other(facts)
@@ -318,8 +318,7 @@ def _weak_signature(facts: Facts) -> Finding:
             return Finding(
                 VerificationCause.WEAK_SIGNATURE,
                 f'the {_role(cert, facts)} "{cert.subject}" is too weak: {reason}',
-                "Reissue it signed with SHA-256 or a stronger digest, or lower TLSPolicy.security_level "
-                "if you accept the risk.",
+                f"Reissue it signed with SHA-256 or a stronger digest{LOWER_SECURITY_LEVEL}.",
                 cert,
             )
     return _other(facts)
@@ -344,8 +343,7 @@ def _strict(facts: Facts) -> Finding:
         VerificationCause.STRICT_X509,
         f"{about} breaks an RFC 5280 rule that strict verification enforces: {rule}",
         f"Reissue it ({fix}). Python 3.13 verifies with VERIFY_X509_STRICT by default, as tlskit "
-        "does; older clients accept such a certificate, which is why it may work elsewhere. "
-        "TLSPolicy.strict_x509=False accepts it too, at the cost of those checks.",
+        f"does; older clients accept such a certificate, which is why it may work elsewhere.{STRICT_X509_OFF}",
         cert,
         rule=rule,
     )

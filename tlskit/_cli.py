@@ -34,7 +34,7 @@ from typing import Optional, Sequence, Tuple
 
 from . import _cli_peers, _errors
 from ._cli_doctor import add_doctor_parser
-from ._cli_errors import describe_error
+from ._cli_errors import describe_error, in_cli_terms
 from ._cli_get import EXIT_HTTP_ERROR, add_get_parser
 from ._cli_options import add_policy_parser
 from ._version import __version__
@@ -84,6 +84,35 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parser.parse_args(argv)
     if args.debug:
         logging.basicConfig(level=logging.DEBUG, format="%(name)s: %(message)s")
+        return _run(parser, args)
+    printer = _WarningPrinter(args)
+    logger = logging.getLogger("tlskit")
+    logger.addHandler(printer)
+    try:
+        return _run(parser, args)
+    finally:
+        logger.removeHandler(printer)
+
+
+class _WarningPrinter(logging.Handler):
+    """Prints tlskit's warnings and logged errors, such as a CA that expires soon, as one line on stderr.
+
+    Without it, Python's last-resort handler would print the library's text,
+    which names `TLSPolicy` fields where the command line has options.
+    """
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        super().__init__(logging.WARNING)
+        self.args = args
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if getattr(self.args, "silent", False):
+            return
+        level = record.levelname.lower()
+        print(f"tlskit: {level}: {in_cli_terms(record.getMessage(), self.args)}", file=sys.stderr)
+
+
+def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     try:
         return int(args.run(parser, args))
     except _errors.TLSKitError as exc:

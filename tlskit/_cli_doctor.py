@@ -7,6 +7,7 @@ import json
 import sys
 from typing import Any, List
 
+from ._cli_errors import in_cli_terms
 from ._cli_options import policy_fields, tls_options
 from ._cli_values import count, seconds
 from ._doctor import Report, examine_bundle, examine_url
@@ -70,6 +71,15 @@ def run_doctor(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int
     if args.url:
         reports.append(examine_url(parse_url(args.url), policy, timeout=args.timeout, days=args.days))
 
+    # The fixes of verification failures name TLSPolicy fields, which options set here.
+    reports = [
+        report._replace(
+            findings=tuple(
+                finding._replace(fix=in_cli_terms(finding.fix, args)) for finding in report.findings
+            )
+        )
+        for report in reports
+    ]
     if args.json:
         print(json.dumps([report_to_json(report) for report in reports], indent=2))
     else:

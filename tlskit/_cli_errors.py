@@ -3,10 +3,12 @@
 The library's messages tell a program what to change: ``allow_http=True``,
 ``max_body``, ``TLSPolicy.server_hostname``. A user of ``tlskit get`` has
 options instead. `describe_error` reads the fields and the class of an
-error and writes the message again with the option that applies. The
-library's text is never edited; an error without a rule here keeps its
-message. A `PolicyError` whose field an option sets gets one more sentence
-that names the option.
+error and writes the message again with the option that applies. An error
+without a rule here keeps its message. A `PolicyError` whose field an option
+sets gets one more sentence that names the option. In verification failures
+and warnings, `in_cli_terms` replaces the few library phrases that the
+library defines as constants (``TLSPolicy.cafile`` and others), so a change
+of wording there cannot slip past this module.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ import ipaddress
 import re
 from typing import Callable, Dict, List, Optional, Sequence, Tuple, Type
 
-from ._diagnose import restate_message
+from ._causes import STRICT_X509_OFF
+from ._diagnose import NO_SYSTEM_STORE, restate_message
 from ._errors import (
     ClientCertificateRequiredError,
     HandshakeError,
@@ -27,10 +30,12 @@ from ._errors import (
     ProtocolVersionError,
     TLSKitError,
     TooManyRedirectsError,
-    UntrustedCertificateError,
+    VerificationError,
     format_address,
     join_sentences,
 )
+from ._expiry import CAFILE_SOURCE, CLIENT_CERT_SOURCE
+from ._handshake import CAFILE_SETTING, LOWER_SECURITY_LEVEL, RELAX_STRICT_X509
 from ._url import shorten
 
 DEFAULT_HTTPS_PORT = 443
@@ -55,6 +60,17 @@ POLICY_FIELD_OPTIONS: Dict[str, str] = {
 _FIELD_NAMES = re.compile(
     r"\bTLSPolicy\.(\w+)|\b(minimum_version|maximum_version|system_ca|client_cert|client_key_password"
     r"|client_key|cafile|capath)\b"
+)
+
+# Phrases of the library's fixes and warnings, and the command line's wording
+# in their place, longest first. An empty replacement drops a choice that no option offers.
+_LIBRARY_PHRASES: Sequence[Tuple[str, str]] = (
+    (CLIENT_CERT_SOURCE, "the --cert file"),
+    (CAFILE_SOURCE, "a certificate of the {cafile} bundle"),
+    (CAFILE_SETTING, "the file given with {cafile}"),
+    (LOWER_SECURITY_LEVEL, ""),
+    (RELAX_STRICT_X509, ""),
+    (STRICT_X509_OFF, ""),
 )
 
 _CLIENT_CERTIFICATE_FIX = "Check the certificate given with --cert against what the server accepts."
@@ -165,7 +181,7 @@ def _hostname_mismatch(exc: TLSKitError, args: argparse.Namespace) -> Optional[s
         )
     kind = "IP" if _is_ip(name) else "DNS"
     fix = f"{choice}, or reissue the certificate with {kind}:{name} in its subjectAltName."
-    return restate_message(exc, name, fix)
+    return _restate(exc, args, fix)
 
 
 def _listed_names(exc: HostnameMismatchError) -> List[str]:
@@ -184,14 +200,39 @@ def _is_ip(host: str) -> bool:
     return True
 
 
-def _untrusted(exc: TLSKitError, args: argparse.Namespace) -> Optional[str]:
-    assert isinstance(exc, UntrustedCertificateError)
-    # A diagnosis names --cacert itself; only the bare message names TLSPolicy.cafile.
-    if exc.diagnosis is not None:
-        return None
+def _verification(exc: TLSKitError, args: argparse.Namespace) -> Optional[str]:
+    assert isinstance(exc, VerificationError)
+    if exc.diagnosis is None:
+        message = str(exc)
+        restated = in_cli_terms(message, args)
+        return restated if restated != message else None
+    return _restate(exc, args, in_cli_terms(exc.diagnosis.fix, args))
+
+
+def in_cli_terms(text: str, args: argparse.Namespace) -> str:
+    """Return ``text`` with the library settings that it names replaced by the options that set them."""
+    for phrase, replacement in _LIBRARY_PHRASES:
+        text = text.replace(phrase, replacement.format(cafile=_option_for("cafile", args)))
+    return text
+
+
+def _restate(exc: VerificationError, args: argparse.Namespace, fix: str) -> str:
+    """Return the message of ``exc`` with ``fix``, and with its trust sources named by options."""
     name = getattr(args, "server_hostname", None) or exc.host or ""
-    fix = "Pass the issuing CA's certificate with --cacert, or make the server send its intermediate certificates."
-    return restate_message(exc, name, fix)
+    diagnosis = exc.diagnosis
+    if diagnosis is not None:
+        trust = tuple(_trust_source(source, args) for source in diagnosis.trust_sources)
+        diagnosis = diagnosis._replace(fix=fix, trust_sources=trust)
+    return restate_message(exc, name, fix, diagnosis)
+
+
+def _trust_source(source: str, args: argparse.Namespace) -> str:
+    kind, _, value = source.partition(" ")
+    if kind in ("cafile", "capath"):
+        return f"{_option_for(kind, args)} {value}"
+    if source == NO_SYSTEM_STORE:
+        return "no system store (--no-system-ca)"
+    return source
 
 
 def _handshake(exc: TLSKitError, args: argparse.Namespace) -> Optional[str]:
@@ -265,7 +306,7 @@ _RENDERERS: Sequence[Tuple[Type[TLSKitError], Renderer]] = (
     (TooManyRedirectsError, _too_many_redirects),
     (LimitExceededError, _limit_exceeded),
     (HostnameMismatchError, _hostname_mismatch),
-    (UntrustedCertificateError, _untrusted),
+    (VerificationError, _verification),
     (ProtocolVersionError, _protocol_version),
     (HandshakeError, _handshake),
     (PolicyError, _policy_field),

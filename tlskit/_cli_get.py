@@ -227,15 +227,17 @@ def _finish_body(
     if args.include:
         _write_stdout(format_head(response).encode("latin-1"))
     progress = _progress_bar(args)
+    complete = False
     try:
         if target is not None:
             written = save_body(response, target, progress, CHUNK_BYTES)
         else:
             write = None if args.json else _write_stdout
             written = copy_body(response, write, progress, CHUNK_BYTES, whole_chunks=False)
+        complete = True
     finally:
         if progress is not None:
-            progress.finish()
+            progress.finish(complete=complete)
     if args.json:
         _print_json(_metadata(response, written, args.output))
     return 0

@@ -22,7 +22,7 @@ from ._errors import DecodingError, LimitExceededError
 if TYPE_CHECKING:
     import zlib
 
-    from ._http11 import Limits
+    from ._http11_events import Limits
 
 # More stacked codings serve no purpose and multiply the work per byte.
 # urllib3 2.x rejects more than 5 as well.

@@ -30,7 +30,7 @@ from ._certs import PeerCertificate
 from ._context import _VERIFY_X509_PARTIAL_CHAIN
 from ._diagnosis import Diagnosis
 from ._errors import CertificateParseError, VerificationError, format_address, join_sentences
-from ._handshake import _VERIFY_HINTS
+from ._handshake import verify_hint
 from ._log import get_logger
 from ._policy import TLSPolicy
 from ._presented import CertificateRecorder, unverified_context
@@ -46,6 +46,10 @@ _VERIFY_FLAG_NAMES: Tuple[Tuple[int, str], ...] = (
     (ssl.VERIFY_CRL_CHECK_CHAIN, "VERIFY_CRL_CHECK_CHAIN"),
     (ssl.VERIFY_CRL_CHECK_LEAF, "VERIFY_CRL_CHECK_LEAF"),
 )
+
+
+# The trust source listed when the policy leaves the system store out.
+NO_SYSTEM_STORE = "no system store (system_ca=False)"
 
 
 class PresentedChain(NamedTuple):
@@ -127,7 +131,7 @@ def _build_diagnosis(
         checks_chain_crls=context.verify_flags & ssl.VERIFY_CRL_CHECK_CHAIN == ssl.VERIFY_CRL_CHECK_CHAIN,
         security_level=policy.security_level,
         now=datetime.datetime.now(datetime.timezone.utc),
-        default_fix=_VERIFY_HINTS.get(type(error), ""),
+        default_fix=verify_hint(type(error)),
     )
     finding = find_cause(facts)
     return Diagnosis(
@@ -217,7 +221,7 @@ def describe_trust(policy: TLSPolicy) -> Tuple[str, ...]:
         located = [path for path in (store.cafile, store.capath) if path]
         sources.append("system store " + (", ".join(located) or "(no file or directory found)"))
     else:
-        sources.append("no system store (system_ca=False)")
+        sources.append(NO_SYSTEM_STORE)
     return tuple(sources)
 
 
@@ -245,7 +249,9 @@ def format_message(
     return _compose(error, server_hostname, exc.verify_message, diagnosis, diagnosis.fix)
 
 
-def restate_message(error: VerificationError, server_hostname: str, fix: str) -> str:
+def restate_message(
+    error: VerificationError, server_hostname: str, fix: str, diagnosis: Optional[Diagnosis] = None
+) -> str:
     """Return the message of ``error`` with ``fix`` in place of the advice it gives.
 
     The command line uses it to name its own options instead of `TLSPolicy` fields.
@@ -254,8 +260,11 @@ def restate_message(error: VerificationError, server_hostname: str, fix: str) ->
         error: a verification error, with or without a diagnosis.
         server_hostname: the name sent as SNI and checked against the certificate.
         fix: what to do, in the caller's terms.
+        diagnosis: the facts to list in place of ``error.diagnosis``, such as
+            trust sources named by options; None lists ``error.diagnosis``.
     """
-    return _compose(error, server_hostname, error.verify_message or "", error.diagnosis, fix)
+    shown = diagnosis if diagnosis is not None else error.diagnosis
+    return _compose(error, server_hostname, error.verify_message or "", shown, fix)
 
 
 def _compose(

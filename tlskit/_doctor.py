@@ -49,7 +49,7 @@ from ._errors import (
     format_address,
     join_sentences,
 )
-from ._handshake import _VERIFY_HINTS, map_handshake_error
+from ._handshake import map_handshake_error, verify_hint
 from ._policy import TLSPolicy
 from ._url import URL
 
@@ -207,7 +207,7 @@ def _verification_finding(
         checks_chain_crls=context.verify_flags & ssl.VERIFY_CRL_CHECK_CHAIN == ssl.VERIFY_CRL_CHECK_CHAIN,
         security_level=policy.security_level,
         now=now,
-        default_fix=_VERIFY_HINTS.get(type(mapped), "") if isinstance(mapped, VerificationError) else "",
+        default_fix=verify_hint(type(mapped)) if isinstance(mapped, VerificationError) else "",
     )
     cause = find_cause(facts)
     return Finding(

@@ -23,7 +23,8 @@ from typing import Hashable, Optional, Tuple
 from ._connection import Connection, open_connection
 from ._context import context_for
 from ._errors import HandshakeError, RemoteDisconnectedError, TLSKitError
-from ._http11 import NEED_DATA, ResponseHead, ResponseParser
+from ._http11 import ResponseParser
+from ._http11_events import NEED_DATA, ResponseHead
 from ._log import get_logger
 from ._pinning import PeerOptions
 from ._pool import ConnectionPool

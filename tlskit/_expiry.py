@@ -29,6 +29,10 @@ from ._policy import PathType, TLSPolicy
 
 log = get_logger(__name__)
 
+# How warnings name the files of a policy; the command line names its options instead.
+CLIENT_CERT_SOURCE = "the client certificate file TLSPolicy.client_cert"
+CAFILE_SOURCE = "a certificate of TLSPolicy.cafile"
+
 _CONTEXT_0_CONSTRUCTED = 0xA0
 
 _warned: Set[str] = set()
@@ -57,20 +61,29 @@ def warn_expiring_policy_certificates(policy: TLSPolicy) -> None:
     days = policy.expiry_warning_days
     if days is None:
         return
-    if policy.client_cert is not None:
-        source = f"the client certificate file TLSPolicy.client_cert {os.fspath(policy.client_cert)!r}"
-        warn_expiring_certificates(read_certificate_file(policy.client_cert), days, source)
-    elif policy.client_cert_data is not None:
-        source = "the client certificate in TLSPolicy.client_cert_data"
-        warn_expiring_certificates(read_certificate_data(policy.client_cert_data), days, source)
-    if not policy.verify:
-        return
-    if policy.cafile is not None:
-        source = f"a certificate of TLSPolicy.cafile {os.fspath(policy.cafile)!r}"
-        warn_expiring_certificates(read_certificate_file(policy.cafile), days, source)
-    if policy.cadata is not None:
-        source = "a certificate of TLSPolicy.cadata"
-        warn_expiring_certificates(read_certificate_data(policy.cadata), days, source)
+    # TLSPolicy rejects a client certificate given both as a file and as data.
+    _warn_file_and_data(
+        policy.client_cert,
+        policy.client_cert_data,
+        days,
+        CLIENT_CERT_SOURCE,
+        "the client certificate in TLSPolicy.client_cert_data",
+    )
+    if policy.verify:
+        _warn_file_and_data(
+            policy.cafile, policy.cadata, days, CAFILE_SOURCE, "a certificate of TLSPolicy.cadata"
+        )
+
+
+def _warn_file_and_data(
+    path: Optional[PathType], data: Union[str, bytes, None], days: int, file_source: str, data_source: str
+) -> None:
+    """Warn about the certificates of a file field and of its in-memory twin, where they are set."""
+    if path is not None:
+        source = f"{file_source} {os.fspath(path)!r}"
+        warn_expiring_certificates(read_certificate_file(path), days, source)
+    if data is not None:
+        warn_expiring_certificates(read_certificate_data(data), days, data_source)
 
 
 def _forget_after_fork() -> None:

@@ -29,7 +29,7 @@ from ._exchange import send_hop
 from ._log import get_logger
 from ._pinning import PeerOptions
 from ._pool import ConnectionPool
-from ._redirects import REDIRECT_STATUSES, next_url, redirected_spec
+from ._redirects import REDIRECT_STATUSES, next_url, redirect_error, redirected_spec
 from ._request import RequestOptions, RequestSpec
 from ._response import Response
 from ._retry import is_connect_failure
@@ -78,14 +78,14 @@ def send_and_follow(
             return response
         history.append(_drained(response))
         if len(history) > options.max_redirects:
-            raise TooManyRedirectsError(
+            raise redirect_error(
+                TooManyRedirectsError,
                 f"stopped after {options.max_redirects} redirects; the last one, from {url}, pointed "
                 f"to {shorten(location)!r}. Raise max_redirects, or pass follow_redirects=False to get the "
                 "3xx response.",
-                location=location,
-                history=history,
-                host=url.host,
-                port=url.port,
+                url,
+                location,
+                history,
             )
         following = next_url(url, location, allow_http=options.allow_http, history=list(history))
         log.debug("redirect %s from %s to %s", response.status, url, following)

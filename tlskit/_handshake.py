@@ -81,9 +81,15 @@ _VERIFY_CODE_ERRORS: Dict[int, Type[VerificationError]] = {
     68: WeakCertificateError,  # CA_MD_TOO_WEAK
 }
 
+# Library settings that fixes name. The command line names its own options
+# instead, so it finds these exact phrases in a fix and replaces them.
+CAFILE_SETTING = "TLSPolicy.cafile"
+LOWER_SECURITY_LEVEL = ", or lower TLSPolicy.security_level if you accept the risk"
+RELAX_STRICT_X509 = ", or set TLSPolicy.strict_x509=False if the chain fails only the strict checks"
+
 _VERIFY_HINTS: Dict[Type[VerificationError], str] = {
     UntrustedCertificateError: (
-        "Add the issuing CA to TLSPolicy.cafile, or make the server send its intermediate certificates."
+        f"Add the issuing CA to {CAFILE_SETTING}, or make the server send its intermediate certificates."
     ),
     CertificateExpiredError: "Renew the server certificate, or check this machine's clock.",
     CertificateNotYetValidError: "Check this machine's clock, or wait until the certificate's notBefore date.",
@@ -92,19 +98,21 @@ _VERIFY_HINTS: Dict[Type[VerificationError], str] = {
         "TLSPolicy.server_hostname to one of them."
     ),
     WeakCertificateError: (
-        "Reissue the certificate with a stronger key (RSA 2048+ or ECDSA P-256) and SHA-256, or lower "
-        "TLSPolicy.security_level if you accept the risk."
+        f"Reissue the certificate with a stronger key (RSA 2048+ or ECDSA P-256) and SHA-256{LOWER_SECURITY_LEVEL}."
     ),
     CertificateRevokedError: "The CA revoked this certificate; the server needs a new one.",
     RevocationCheckError: (
         "Add a current CRL from each issuer that is checked to TLSPolicy.crlfile, or set "
         "crl_check_chain=False to check the server certificate only."
     ),
-    InvalidChainError: (
-        "Fix the server's certificate chain so that it follows X.509 rules, or set "
-        "TLSPolicy.strict_x509=False if the chain fails only the strict checks."
-    ),
+    InvalidChainError: f"Fix the server's certificate chain so that it follows X.509 rules{RELAX_STRICT_X509}.",
 }
+
+
+def verify_hint(error_class: Type[VerificationError]) -> str:
+    """Return the fix that the message of a verification error of ``error_class`` ends with."""
+    return _VERIFY_HINTS.get(error_class, "")
+
 
 _FIX_CLIENT_CERT = "Check TLSPolicy.client_cert against what the server accepts."
 

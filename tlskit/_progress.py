@@ -13,6 +13,9 @@ import time
 from typing import Callable, Optional, TextIO, Tuple
 
 REDRAW_INTERVAL_SECONDS = 0.2
+# `_download` throttles its calls to the same interval but reads the clock a
+# moment before this bar does, so a call it makes on time must not be skipped.
+_CLOCK_SLACK_SECONDS = 0.01
 BAR_WIDTH = 24
 _UNITS = ("B", "KiB", "MiB", "GiB", "TiB")
 
@@ -34,27 +37,35 @@ def format_duration(seconds: float) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
-def format_progress(done: int, total: Optional[int], elapsed: float) -> str:
-    """Return the progress line for ``done`` of ``total`` bytes (None when unknown) after ``elapsed`` seconds."""
+def format_progress(done: int, total: Optional[int], elapsed: float, *, complete: bool = False) -> str:
+    """Return the progress line for ``done`` of ``total`` bytes after ``elapsed`` seconds.
+
+    Args:
+        total: the size the server announced, or None when it is unknown.
+        complete: the whole body has arrived, so the line shows the time taken.
+    """
     rate = done / elapsed if elapsed > 0 else 0.0
     speed = f"{format_bytes(rate)}/s"
+    if complete or (total and done >= total):
+        eta = f"in {format_duration(elapsed)}"
+    elif total and rate > 0:
+        eta = f"ETA {format_duration((total - done) / rate)}"
+    else:
+        # Without a size, or before the first byte gives a rate, there is nothing to estimate from.
+        eta = "ETA --:--"
     if not total:
-        return f"{format_bytes(done)}  {speed}"
+        return f"{format_bytes(done)}  {speed}  {eta}"
     fraction = min(done / total, 1.0)
     filled = int(fraction * BAR_WIDTH)
     bar = "#" * filled + "-" * (BAR_WIDTH - filled)
-    if done >= total:
-        eta = f"in {format_duration(elapsed)}"
-    elif rate > 0:
-        eta = f"ETA {format_duration((total - done) / rate)}"
-    else:
-        # No byte has arrived yet, so there is no rate to estimate from.
-        eta = "ETA --:--"
     return f"[{bar}] {fraction:4.0%}  {format_bytes(done)} of {format_bytes(total)}  {speed}  {eta}"
 
 
 class ProgressBar:
     """A progress callback that draws one line on ``stream``.
+
+    NOTE: the line is drawn only when the download calls it, so while the
+    server sends nothing the line keeps its last byte count and rate.
 
     Args:
         stream: a text stream, normally ``sys.stderr``.
@@ -72,21 +83,29 @@ class ProgressBar:
     def __call__(self, done: int, total: Optional[int]) -> None:
         self._last = (done, total)
         now = self.clock()
-        if self._drawn_at is not None and now - self._drawn_at < REDRAW_INTERVAL_SECONDS:
+        if (
+            self._drawn_at is not None
+            and now - self._drawn_at < REDRAW_INTERVAL_SECONDS - _CLOCK_SLACK_SECONDS
+        ):
             return
         self._draw(now)
 
-    def finish(self) -> None:
-        """Draw the final state and end the line; nothing if nothing was drawn."""
+    def finish(self, *, complete: bool = False) -> None:
+        """Draw the final state and end the line; nothing if nothing was drawn.
+
+        Args:
+            complete: the whole body arrived, so the line shows the time taken
+                instead of an estimate. Leave it False when the download failed.
+        """
         if self._drawn_at is None:
             return
-        self._draw(self.clock())
+        self._draw(self.clock(), complete=complete)
         self.stream.write("\n")
         self.stream.flush()
 
-    def _draw(self, now: float) -> None:
+    def _draw(self, now: float, *, complete: bool = False) -> None:
         done, total = self._last
-        line = format_progress(done, total, now - self.started)
+        line = format_progress(done, total, now - self.started, complete=complete)
         # Pad with spaces to erase the end of a longer previous line.
         self.stream.write("\r" + line.ljust(self._width))
         self.stream.flush()

@@ -21,7 +21,7 @@ or port, so that credentials must not follow it.
 from __future__ import annotations
 
 import re
-from typing import List, Tuple
+from typing import List, Sequence, Tuple, Type, TypeVar
 
 from ._errors import InsecureRedirectError, InvalidURLError, RedirectError, join_sentences
 from ._request import RequestSpec, make_spec
@@ -35,6 +35,8 @@ ORIGIN_BOUND_FIELDS = frozenset({"authorization", "cookie", "proxy-authorization
 
 # Header fields that describe the request content; dropped with the content.
 CONTENT_FIELDS = frozenset({"content-length", "content-type", "content-encoding", "transfer-encoding"})
+
+_RedirectErrorT = TypeVar("_RedirectErrorT", bound=RedirectError)
 
 # RFC 3986 appendix B: scheme, authority, path, query, fragment.
 _REFERENCE = re.compile(
@@ -113,6 +115,13 @@ def _percent_encode_raw(location: str) -> str:
     return location.replace(" ", "%20")
 
 
+def redirect_error(
+    error: Type[_RedirectErrorT], message: str, current: URL, location: str, history: Sequence[object]
+) -> _RedirectErrorT:
+    """Return ``error`` for a redirect that ``current`` sent, with its Location and server."""
+    return error(message, location=location, history=history, host=current.host, port=current.port)
+
+
 def next_url(current: URL, location: str, *, allow_http: bool, history: List[object]) -> URL:
     """Return the validated URL that a Location header points to.
 
@@ -123,19 +132,19 @@ def next_url(current: URL, location: str, *, allow_http: bool, history: List[obj
     """
 
     def rejected(text: str) -> RedirectError:
-        return RedirectError(text, location=location, history=history, host=current.host, port=current.port)
+        return redirect_error(RedirectError, text, current, location, history)
 
     shown = shorten(location)
     target = resolve_reference(current, _percent_encode_raw(location.strip()))
     scheme = target.partition(":")[0]
     if scheme == "http" and not allow_http:
-        raise InsecureRedirectError(
+        raise redirect_error(
+            InsecureRedirectError,
             f"rejected redirect from {current} to {shown!r}: it leaves https for plain http, where the "
             "request and the response can be read and changed. Pass allow_http=True to follow it.",
-            location=location,
-            history=history,
-            host=current.host,
-            port=current.port,
+            current,
+            location,
+            history,
         )
     if scheme not in ("https", "http"):
         raise rejected(f"rejected redirect from {current} to {shown!r}: scheme {scheme!r} is not https.")

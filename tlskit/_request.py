@@ -16,7 +16,8 @@ from __future__ import annotations
 from typing import Any, Dict, Hashable, Iterable, List, Mapping, NamedTuple, Optional, Tuple, Union
 
 from ._errors import InvalidHeaderError, InvalidURLError, PolicyError
-from ._http11 import Limits, validate_header
+from ._http11_events import Limits
+from ._http11_request import validate_header
 from ._policy import TLSPolicy
 from ._proxy import NO_PROXY_ENVIRONMENT, ProxyEnvironment, read_proxy_environment
 from ._retry import Retry, make_retry

@@ -6,7 +6,8 @@
 
 from __future__ import annotations
 
-from typing import Any, List, Optional, Sequence
+from types import TracebackType
+from typing import Any, List, Optional, Sequence, Type, TypeVar
 
 from ._connection import TLSInfo
 from ._errors import HTTPStatusError
@@ -30,6 +31,29 @@ def decode_text(body: bytes, charset: str) -> str:
         # ValueError: a name with a NUL, or a codec that rejects "replace".
         pass
     return body.decode("utf-8", errors="replace")
+
+
+_Closeable = TypeVar("_Closeable", bound="ClosesOnExit")
+
+
+class ClosesOnExit:
+    """Base of objects that a ``with`` block closes on exit by calling their ``close``."""
+
+    __slots__ = ()
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self: _Closeable) -> _Closeable:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: Optional[Type[BaseException]],
+        exc: Optional[BaseException],
+        traceback: Optional[TracebackType],
+    ) -> None:
+        self.close()
 
 
 class BaseResponse:

@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import io
 import time
-from types import TracebackType
-from typing import TYPE_CHECKING, Callable, Iterator, List, Optional, Sequence, Type, Union
+from typing import TYPE_CHECKING, Callable, Iterator, List, Optional, Sequence, Union
 
 from ._connection import MAX_RECORD_BYTES, Connection, TLSInfo
 from ._errors import LimitExceededError, TLSKitError, format_address
 from ._headers import Headers
-from ._http11 import (
+from ._http11 import ResponseParser
+from ._http11_events import (
     BODY_LENGTH,
     BODY_UNTIL_CLOSE,
     NEED_DATA,
@@ -29,9 +29,8 @@ from ._http11 import (
     EndOfResponse,
     Limits,
     ResponseHead,
-    ResponseParser,
 )
-from ._response import BaseResponse, Response
+from ._response import BaseResponse, ClosesOnExit, Response
 from ._timeouts import Deadline
 
 if TYPE_CHECKING:
@@ -325,7 +324,7 @@ class BodyReader:
             self.connection.close()
 
 
-class StreamingResponse(BaseResponse):
+class StreamingResponse(BaseResponse, ClosesOnExit):
     """A response whose body is read on demand; returned by `Client.stream`.
 
     Use it as a context manager, or call `close`. Reading the body in full
@@ -446,14 +445,3 @@ class StreamingResponse(BaseResponse):
         """Stop reading; the connection is closed unless the body was already read in full."""
         self._pending, self._offset = b"", 0
         self._reader.abandon()
-
-    def __enter__(self) -> StreamingResponse:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: Optional[Type[BaseException]],
-        exc: Optional[BaseException],
-        traceback: Optional[TracebackType],
-    ) -> None:
-        self.close()
