@@ -33,12 +33,12 @@ from __future__ import annotations
 import datetime
 import os
 import threading
-import weakref
 from typing import Callable, Dict, List, Optional, Sequence, Set, Tuple, Union
 
 from ._certs import sha256_fingerprint, spki_pin
 from ._errors import PinMismatchError, PolicyError, format_address
 from ._expiry import claim_warning
+from ._fork import reset_in_forked_child
 from ._log import get_logger
 from ._peer_record import (
     UTC,
@@ -109,7 +109,7 @@ class PeerCache:
         # The DER chain last recorded per peer and the summaries made from it,
         # so that an unchanged chain is compared byte for byte, not hashed.
         self._known_chains: Dict[Tuple[str, int], KnownChain] = {}
-        _live_caches.add(self)
+        reset_in_forked_child(self)
 
     def __enter__(self) -> PeerCache:
         return self
@@ -384,17 +384,5 @@ def _check_count(name: str, value: object, *, minimum: int) -> None:
             f"invalid PeerCache {name}: {value!r}. Use a whole number of {minimum} or more.", field=name
         )
 
-
-# Every cache alive in this process, so that a forked child can reset them all.
-_live_caches: weakref.WeakSet[PeerCache] = weakref.WeakSet()
-
-
-def _reset_caches_after_fork() -> None:
-    for cache in list(_live_caches):
-        cache._reset_after_fork()
-
-
-if hasattr(os, "register_at_fork"):  # Windows has no fork.
-    os.register_at_fork(after_in_child=_reset_caches_after_fork)
 
 SHARED_PEER_CACHE = PeerCache()
