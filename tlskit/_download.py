@@ -54,7 +54,7 @@ _MAX_LENGTH_DIGITS = 19
 _BINARY_FLAG = getattr(os, "O_BINARY", 0)
 
 
-# What `Client.download` accepts as a path: what open() accepts, less file descriptors.
+# Path types that `Client.download` accepts: those of open(), except file descriptors.
 PathArgument = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
 
 
@@ -67,16 +67,16 @@ class OutputTarget(NamedTuple):
     in_place: bool  # a device, FIFO or socket, written directly instead of replaced
 
 
-def check_output(given: PathArgument) -> OutputTarget:
-    """Check that a body can be saved to the path ``given``, and return how it will be.
+def check_output(value: PathArgument) -> OutputTarget:
+    """Check that a body can be saved to the path ``value``, and return how it will be.
 
     Raises:
-        TypeError: ``given`` is not a str, bytes or os.PathLike path.
-        ValueError: the path holds a NUL character.
+        TypeError: ``value`` is not a str, bytes or os.PathLike path.
+        ValueError: the path contains a NUL character.
         OSError naming the path: it is a directory or an unwritable file,
             or its directory is missing or not writable.
     """
-    path = _path_text(given)
+    path = _path_text(value)
     if not path:
         raise FileNotFoundError(errno.ENOENT, "the path is empty", path)
     try:
@@ -102,13 +102,13 @@ def check_output(given: PathArgument) -> OutputTarget:
     return OutputTarget(path, file, status, False)
 
 
-def _path_text(given: object) -> str:
-    """Return the download path ``given`` as text; bytes are decoded as open() decodes them."""
+def _path_text(value: object) -> str:
+    """Return the download path ``value`` as text; bytes are decoded as open() decodes them."""
     try:
-        path = os.fsdecode(given)  # type: ignore[arg-type]
+        path = os.fsdecode(value)  # type: ignore[arg-type]
     except TypeError:
         raise TypeError(
-            f"invalid download path {shorten(repr(given))}: expected a str, bytes or os.PathLike path."
+            f"invalid download path {shorten(repr(value))}: expected a str, bytes or os.PathLike path."
         ) from None
     if "\0" in path:
         raise ValueError(

@@ -127,8 +127,8 @@ def single_location(values: Sequence[str], current: URL, history: Sequence[objec
 
     RFC 9110 10.2.2 gives Location a single URI, so its values cannot be
     joined into a list as other fields are: "/a" and "/b" would make the
-    URL "/a, /b", which the server never sent. Like browsers, tlskit
-    follows repeats of one value and refuses different ones.
+    URL "/a, /b", which the server never sent. Repeats of one value are
+    followed and different values are rejected.
 
     Raises:
         RedirectError: the Location fields hold different values.
