@@ -20,7 +20,6 @@ override again, as curl's ``--connect-to`` applies to one host and port.
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from typing import List, Optional
 
@@ -29,7 +28,7 @@ from ._exchange import send_hop
 from ._log import get_logger
 from ._pinning import PeerOptions
 from ._pool import ConnectionPool
-from ._redirects import REDIRECT_STATUSES, next_url, redirect_error, redirected_spec
+from ._redirects import REDIRECT_STATUSES, next_url, redirect_error, redirected_spec, single_location
 from ._request import RequestOptions, RequestSpec
 from ._response import Response
 from ._retry import is_connect_failure
@@ -77,6 +76,7 @@ def send_and_follow(
             response.history = history
             return response
         history.append(_drained(response))
+        location = single_location(response.headers.get_all("location"), url, history)
         if len(history) > options.max_redirects:
             raise redirect_error(
                 TooManyRedirectsError,
@@ -103,6 +103,8 @@ def _without_server_hostname(options: RequestOptions) -> RequestOptions:
         "redirect leaves the origin that server_hostname %r names; verifying the new host",
         policy.server_hostname,
     )
+    import dataclasses  # Deferred: only such redirects need it.
+
     stripped = dataclasses.replace(policy, server_hostname=None)
     # The policy itself keys pooled connections, as for a call that overrides policy fields.
     return options._replace(policy=stripped, pool_key=stripped)
