@@ -19,6 +19,7 @@ import re
 from typing import Callable, Dict, List, Optional, Sequence, Tuple, Type
 
 from ._causes import STRICT_X509_OFF
+from ._decoding import KEEP_ENCODED, RAISE_DECODED_LIMIT, RAISE_EXPANSION_LIMIT
 from ._diagnose import NO_SYSTEM_STORE, restate_message
 from ._errors import (
     ClientCertificateRequiredError,
@@ -28,6 +29,7 @@ from ._errors import (
     LimitExceededError,
     PolicyError,
     ProtocolVersionError,
+    TimeoutExceededError,
     TLSKitError,
     TooManyRedirectsError,
     VerificationError,
@@ -36,6 +38,8 @@ from ._errors import (
 )
 from ._expiry import CAFILE_SOURCE, CLIENT_CERT_SOURCE
 from ._handshake import CAFILE_SETTING, LOWER_SECURITY_LEVEL, RELAX_STRICT_X509
+from ._pinning import PINS_SETTING
+from ._timeouts import TIMEOUT_FIX
 from ._url import shorten
 
 DEFAULT_HTTPS_PORT = 443
@@ -62,12 +66,18 @@ _FIELD_NAMES = re.compile(
     r"|client_key|cafile|capath)\b"
 )
 
+_IDENTITY_FIX = "Pass -H 'Accept-Encoding: identity' to ask the server for the body without compression."
+_DECODING_LIMIT_FIX = f"tlskit get has no option to raise this limit. {_IDENTITY_FIX}"
 # Phrases of the library's fixes and warnings, and the command line's wording
 # in their place, longest first. An empty replacement drops a choice that no option offers.
 _LIBRARY_PHRASES: Sequence[Tuple[str, str]] = (
     (CLIENT_CERT_SOURCE, "the --cert file"),
     (CAFILE_SOURCE, "a certificate of the {cafile} bundle"),
     (CAFILE_SETTING, "the file given with {cafile}"),
+    (PINS_SETTING, "--pin"),
+    (RAISE_DECODED_LIMIT, _DECODING_LIMIT_FIX),
+    (RAISE_EXPANSION_LIMIT, _DECODING_LIMIT_FIX),
+    (KEEP_ENCODED, _IDENTITY_FIX),
     (LOWER_SECURITY_LEVEL, ""),
     (RELAX_STRICT_X509, ""),
     (STRICT_X509_OFF, ""),
@@ -112,7 +122,7 @@ def describe_error(exc: TLSKitError, args: argparse.Namespace) -> str:
             message = render(exc, args)
             if message is not None:
                 return message
-    return str(exc)
+    return in_cli_terms(str(exc), args)
 
 
 # Redirects and limits.
@@ -151,6 +161,16 @@ def _limit_exceeded(exc: TLSKitError, args: argparse.Namespace) -> Optional[str]
         f"response body from {format_address(exc.host, exc.port)} exceeds --max-filesize "
         f"({exc.value} bytes). Raise --max-filesize to accept a larger body."
     )
+
+
+def _timeout(exc: TLSKitError, args: argparse.Namespace) -> Optional[str]:
+    assert isinstance(exc, TimeoutExceededError)
+    option = "--max-time" if exc.phase == "total" else "--timeout"
+    fix = f"Raise {option} or check the server."
+    message = str(exc)
+    if TIMEOUT_FIX in message:
+        return message.replace(TIMEOUT_FIX, fix)
+    return join_sentences(message, fix)
 
 
 # Verification and handshake.
@@ -305,6 +325,7 @@ _RENDERERS: Sequence[Tuple[Type[TLSKitError], Renderer]] = (
     (InsecureRedirectError, _insecure_redirect),
     (TooManyRedirectsError, _too_many_redirects),
     (LimitExceededError, _limit_exceeded),
+    (TimeoutExceededError, _timeout),
     (HostnameMismatchError, _hostname_mismatch),
     (VerificationError, _verification),
     (ProtocolVersionError, _protocol_version),

@@ -186,9 +186,16 @@ def _requested_url(args: argparse.Namespace) -> URL:
     """Parse the URL argument, which is https unless --allow-http is given.
 
     Raises:
-        InvalidURLError: the URL is invalid, or http without --allow-http.
+        InvalidURLError: the URL is invalid, carries credentials, or is http without --allow-http.
     """
     url = parse_url(args.url, allow_http=True)
+    if url.userinfo is not None:
+        raise InvalidURLError(
+            f"invalid URL {shorten(redact_userinfo(args.url))!r} with user:password@ in it: tlskit get does "
+            "not send credentials from a URL. Remove them from the URL and pass -H 'Authorization: Basic "
+            "BASE64', where BASE64 is the base64 encoding of user:password.",
+            field="url",
+        )
     if url.scheme == "http" and not args.allow_http:
         raise InvalidURLError(
             f"invalid URL {shorten(redact_userinfo(args.url))!r}: tlskit get fetches https:// URLs only. Pass "

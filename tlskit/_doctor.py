@@ -51,6 +51,7 @@ from ._errors import (
 )
 from ._handshake import map_handshake_error, verify_hint
 from ._policy import TLSPolicy
+from ._timeouts import TIMEOUT_FIX
 from ._url import URL
 
 
@@ -166,8 +167,9 @@ def _verify_once(
         raw = socket.create_connection(address, timeout=timeout)
     except socket.timeout as exc:
         raise TimeoutExceededError(
-            f"connect to {format_address(url.host, url.port)} timed out after {timeout:g} s. Check that the "
-            "server is up, or raise --timeout.",
+            join_sentences(
+                f"connect to {format_address(url.host, url.port)} timed out after {timeout:g} s", TIMEOUT_FIX
+            ),
             phase="connect",
             timeout=timeout,
             host=url.host,

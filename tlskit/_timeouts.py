@@ -18,7 +18,10 @@ import time
 from dataclasses import dataclass
 from typing import Optional, Tuple, Union
 
-from ._errors import PolicyError, TimeoutExceededError, format_address
+from ._errors import PolicyError, TimeoutExceededError, format_address, join_sentences
+
+# The fix that timeout messages end with; the command line names its options instead.
+TIMEOUT_FIX = "Raise the timeout or check the server."
 
 _MESSAGES = {
     "connect": "connect to {address} timed out",
@@ -135,7 +138,7 @@ class Deadline:
         if seconds is not None:
             text += f" after {seconds:g} s"
         return TimeoutExceededError(
-            text + ". Raise the timeout or check the server.",
+            join_sentences(text, TIMEOUT_FIX),
             phase=phase,
             timeout=seconds,
             host=host,
