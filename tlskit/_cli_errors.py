@@ -14,11 +14,10 @@ of wording there cannot slip past this module.
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import re
 from typing import Callable, Dict, List, Optional, Sequence, Tuple, Type
 
-from ._causes import STRICT_X509_OFF
+from ._causes import STRICT_X509_OFF, is_ip_address
 from ._decoding import KEEP_ENCODED, RAISE_DECODED_LIMIT, RAISE_EXPANSION_LIMIT
 from ._diagnose import NO_SYSTEM_STORE, restate_message
 from ._errors import (
@@ -199,7 +198,7 @@ def _hostname_mismatch(exc: TLSKitError, args: argparse.Namespace) -> Optional[s
             f"Put a name that the certificate lists in the URL, and add --connect-to "
             f"NAME:{url_port}:{target}:{exc.port} to keep connecting to {format_address(exc.host, exc.port)}"
         )
-    kind = "IP" if _is_ip(name) else "DNS"
+    kind = "IP" if is_ip_address(name) else "DNS"
     fix = f"{choice}, or reissue the certificate with {kind}:{name} in its subjectAltName."
     return _restate(exc, args, fix)
 
@@ -210,14 +209,6 @@ def _listed_names(exc: HostnameMismatchError) -> List[str]:
     if diagnosis is None or not diagnosis.chain:
         return []
     return [name for name in diagnosis.chain[0].dns_names if not name.startswith("*")]
-
-
-def _is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
 
 
 def _verification(exc: TLSKitError, args: argparse.Namespace) -> Optional[str]:

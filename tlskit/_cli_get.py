@@ -22,7 +22,7 @@ import sys
 from typing import Any, Dict, List, Optional, Tuple, Union
 
 from ._certs import PeerCertificate, extension_json, sha256_fingerprint
-from ._cli_options import ConnectTo, connect_to_rule, policy_fields, tls_options
+from ._cli_options import ConnectTo, add_tls_verb, connect_to_rule, policy_fields
 from ._cli_values import count, seconds, size
 from ._client import Client
 from ._connection import TLSInfo
@@ -45,18 +45,17 @@ MAX_REDIRECTS = 1000
 
 def add_get_parser(commands: Any) -> None:
     """Add ``tlskit get`` and its options to ``commands``."""
-    get = commands.add_parser(
+    get = add_tls_verb(
+        commands,
         "get",
-        parents=[tls_options(verb="get")],
         help="fetch a URL and print or save the body",
         description="Fetch a URL over HTTPS and write the body to stdout or a file. Option names follow curl.",
+        run=run_get,
     )
     get.add_argument("url", help="https:// URL to fetch (http:// with --allow-http)")
     _add_output_options(get.add_argument_group("output"))
     _add_request_options(get.add_argument_group("request"))
     _add_limit_options(get.add_argument_group("limits"))
-    get.add_argument("--debug", action="store_true", help="show tracebacks and DEBUG logs")
-    get.set_defaults(run=run_get)
 
 
 def _add_output_options(group: Any) -> None:
