@@ -108,6 +108,13 @@ class ThreadedRunner:
         self._close()
 
 
+def shared_runner(operation: Operation, threads: int, length: int, close: Callable[[], Any]) -> Runner:
+    """Run `operation` on one thread, or on `threads` threads sharing one client."""
+    if threads == 1:
+        return OperationRunner(operation, length, close)
+    return ThreadedRunner([operation] * threads, length, close)
+
+
 def require(module: str) -> None:
     """Raise `Unsupported` when ``module`` cannot be imported."""
     if importlib.util.find_spec(module) is None:
@@ -211,7 +218,7 @@ def tlskit_fresh(target: Target) -> Runner:
     return OperationRunner(operation, target.length)
 
 
-def tlskit_keep_alive(target: Target) -> Runner:
+def tlskit_keep_alive(target: Target, threads: int = 1) -> Runner:
     import tlskit
 
     client = tlskit.Client(cafile=target.ca_file, system_ca=False)
@@ -221,7 +228,7 @@ def tlskit_keep_alive(target: Target) -> Runner:
         response = client.get(url)
         return response.status, len(response.body)
 
-    return OperationRunner(operation, target.length, client.close)
+    return shared_runner(operation, threads, target.length, client.close)
 
 
 def tlskit_resumed(target: Target, version: str) -> Runner:
@@ -251,19 +258,6 @@ def tlskit_resumed(target: Target, version: str) -> Runner:
     return OperationRunner(operation, target.length, client.close)
 
 
-def tlskit_threads(target: Target) -> Runner:
-    import tlskit
-
-    client = tlskit.Client(cafile=target.ca_file, system_ca=False)
-    url = target.url
-
-    def operation() -> Result:
-        response = client.get(url)
-        return response.status, len(response.body)
-
-    return ThreadedRunner([operation] * THREADS, target.length, client.close)
-
-
 # requests.
 
 
@@ -287,7 +281,7 @@ def requests_session(target: Target) -> Any:
     return session
 
 
-def requests_keep_alive(target: Target) -> Runner:
+def requests_keep_alive(target: Target, threads: int = 1) -> Runner:
     session = requests_session(target)
     url = target.url
 
@@ -295,18 +289,7 @@ def requests_keep_alive(target: Target) -> Runner:
         response = session.get(url)
         return response.status_code, len(response.content)
 
-    return OperationRunner(operation, target.length, session.close)
-
-
-def requests_threads(target: Target) -> Runner:
-    session = requests_session(target)
-    url = target.url
-
-    def operation() -> Result:
-        response = session.get(url)
-        return response.status_code, len(response.content)
-
-    return ThreadedRunner([operation] * THREADS, target.length, session.close)
+    return shared_runner(operation, threads, target.length, session.close)
 
 
 # urllib3.
@@ -332,28 +315,17 @@ def urllib3_fresh(target: Target, prebuilt_context: bool) -> Runner:
     return OperationRunner(operation, target.length, pool.clear)
 
 
-def urllib3_keep_alive(target: Target) -> Runner:
-    pool = urllib3_pool(target, prebuilt_context=False)
+def urllib3_keep_alive(target: Target, threads: int = 1) -> Runner:
+    # PoolManager keeps one connection per host by default, so threads
+    # sharing it would open and drop connections all the time.
+    pool = urllib3_pool(target, prebuilt_context=False, maxsize=threads)
     url = target.url
 
     def operation() -> Result:
         response = pool.request("GET", url)
         return response.status, len(response.data)
 
-    return OperationRunner(operation, target.length, pool.clear)
-
-
-def urllib3_threads(target: Target) -> Runner:
-    # PoolManager keeps one connection per host by default, so eight threads
-    # would open and drop connections all the time.
-    pool = urllib3_pool(target, prebuilt_context=False, maxsize=THREADS)
-    url = target.url
-
-    def operation() -> Result:
-        response = pool.request("GET", url)
-        return response.status, len(response.data)
-
-    return ThreadedRunner([operation] * THREADS, target.length, pool.clear)
+    return shared_runner(operation, threads, target.length, pool.clear)
 
 
 # httpx.
@@ -384,7 +356,7 @@ def httpx_fresh(target: Target) -> Runner:
     return OperationRunner(operation, target.length, client.close)
 
 
-def httpx_keep_alive(target: Target) -> Runner:
+def httpx_keep_alive(target: Target, threads: int = 1) -> Runner:
     client = httpx_client(target)
     url = target.url
 
@@ -392,18 +364,7 @@ def httpx_keep_alive(target: Target) -> Runner:
         response = client.get(url)
         return response.status_code, len(response.content)
 
-    return OperationRunner(operation, target.length, client.close)
-
-
-def httpx_threads(target: Target) -> Runner:
-    client = httpx_client(target)
-    url = target.url
-
-    def operation() -> Result:
-        response = client.get(url)
-        return response.status_code, len(response.content)
-
-    return ThreadedRunner([operation] * THREADS, target.length, client.close)
+    return shared_runner(operation, threads, target.length, client.close)
 
 
 # http.client.
@@ -528,14 +489,26 @@ def thread_contestants(target: Target) -> List[Contestant]:
     shared = Expectation(connections=(0, 0), requests=(1, 0), slack=THREADS)
     return [
         Contestant("floor", "floor, a socket per thread", "floor", lambda: floor_threads(target), KEEP_ALIVE),
-        Contestant("tlskit", "tlskit Client, shared", "tlskit", lambda: tlskit_threads(target), shared),
         Contestant(
-            "requests", "requests Session, shared", "requests", lambda: requests_threads(target), shared
+            "tlskit", "tlskit Client, shared", "tlskit", lambda: tlskit_keep_alive(target, THREADS), shared
         ),
         Contestant(
-            "urllib3", "urllib3 PoolManager, shared", "urllib3", lambda: urllib3_threads(target), shared
+            "requests",
+            "requests Session, shared",
+            "requests",
+            lambda: requests_keep_alive(target, THREADS),
+            shared,
         ),
-        Contestant("httpx", "httpx Client, shared", "httpx", lambda: httpx_threads(target), shared),
+        Contestant(
+            "urllib3",
+            "urllib3 PoolManager, shared",
+            "urllib3",
+            lambda: urllib3_keep_alive(target, THREADS),
+            shared,
+        ),
+        Contestant(
+            "httpx", "httpx Client, shared", "httpx", lambda: httpx_keep_alive(target, THREADS), shared
+        ),
         Contestant(
             "http.client",
             "http.client, a connection per thread",

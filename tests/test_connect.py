@@ -12,7 +12,7 @@ import tlskit
 from conftest import has_ipv6_loopback
 from servers import HTTPResponder, TLSServer
 from tlskit import ConnectError
-from tlskit._connect import address_host, connect_error
+from tlskit._connect import address_host, connect_error, literal_family
 
 
 def loopback_interface() -> str:
@@ -109,3 +109,37 @@ def test_literal_address_is_not_resolved() -> None:
     error = connect_error(socket.gaierror(socket.EAI_NONAME, "Name or service not known"), "::1", 443, "lo")
     assert str(error).startswith("could not connect to [::1%25lo]:443: ")
     assert "resolve" not in str(error)
+
+
+@pytest.mark.parametrize(
+    "host, family",
+    [
+        ("127.0.0.1", socket.AF_INET),
+        ("::1", socket.AF_INET6),
+        ("2001:db8::8", socket.AF_INET6),
+        ("::ffff:192.0.2.1", socket.AF_INET6),
+        ("127.1", None),
+        ("localhost", None),
+        ("api.example", None),
+        ("", None),
+    ],
+)
+def test_literal_family(host: str, family: object) -> None:
+    assert literal_family(host) == family
+
+
+def test_literal_connect_sends_request(server_context: ssl.SSLContext, ca_file: str) -> None:
+    responder = HTTPResponder({"/": (200, [], b"direct")})
+    with TLSServer(server_context, responder, host="127.0.0.1") as server:
+        response = tlskit.get(f"https://127.0.0.1:{server.port}/", cafile=ca_file, timeout=5)
+    assert response.body == b"direct"
+    assert responder.requests[0][0].headers["host"] == f"127.0.0.1:{server.port}"
+
+
+def test_literal_ipv6_connect_sends_request(server_context: ssl.SSLContext, ca_file: str) -> None:
+    if not has_ipv6_loopback():
+        pytest.skip("no IPv6 loopback on this machine")
+    responder = HTTPResponder({"/": (200, [], b"direct")})
+    with TLSServer(server_context, responder, host="::1") as server:
+        response = tlskit.get(f"https://[::1]:{server.port}/", cafile=ca_file, timeout=5)
+    assert response.body == b"direct"

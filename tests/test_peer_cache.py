@@ -6,9 +6,11 @@ import datetime
 import logging
 import os
 import sqlite3
+import ssl
 import subprocess
 import sys
 import textwrap
+import threading
 from pathlib import Path
 from typing import Callable, List
 
@@ -138,16 +140,23 @@ def test_invalid_options(options: dict, field: str) -> None:
 # Events.
 
 
+def revisit_after_change(
+    server: TLSServer, new_context: ssl.SSLContext, ca_file: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Record ``server``, switch it to ``new_context``, and record it again with INFO logs captured."""
+    cache = PeerCache()
+    fetch(server.url("/"), ca_file, cache)
+    server.context = new_context
+    with caplog.at_level(logging.INFO, logger=LOGGER):
+        fetch(server.url("/"), ca_file, cache)
+
+
 def test_rotated_key_logs_warning(
     start_server: StartServer, ca: trustme.CA, ca_file: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     old, new = ca.issue_cert("127.0.0.1"), ca.issue_cert("127.0.0.1")
     server = start_server(ok_responder(), make_server_context(old))
-    cache = PeerCache()
-    fetch(server.url("/"), ca_file, cache)
-    server.context = make_server_context(new)
-    with caplog.at_level(logging.INFO, logger=LOGGER):
-        fetch(server.url("/"), ca_file, cache)
+    revisit_after_change(server, make_server_context(new), ca_file, caplog)
     warnings = records_at(caplog, logging.WARNING)
     assert len(warnings) == 1
     message = warnings[0].getMessage()
@@ -166,11 +175,7 @@ def test_renewed_certificate_logs_info(
     key = issuer.new_key("server")
     old, new = issuer.issue(key), issuer.issue(key)
     server = start_server(ok_responder(), issuer.server_context(old, key))
-    cache = PeerCache()
-    fetch(server.url("/"), ca_file, cache)
-    server.context = issuer.server_context(new, key)
-    with caplog.at_level(logging.INFO, logger=LOGGER):
-        fetch(server.url("/"), ca_file, cache)
+    revisit_after_change(server, issuer.server_context(new, key), ca_file, caplog)
     infos = records_at(caplog, logging.INFO)
     assert len(infos) == 1
     message = infos[0].getMessage()
@@ -244,18 +249,25 @@ def test_file_cache_is_bounded(ca: trustme.CA, tmp_path: Path) -> None:
         assert [record.port for record in cache.records()] == [2, 3]
 
 
+def cache_error(path: Path) -> PeerCacheError:
+    """Return the error that opening ``path`` as a peer cache, or listing its records, raises."""
+    with pytest.raises(PeerCacheError) as caught:
+        with PeerCache(path) as cache:
+            cache.records()
+    return caught.value
+
+
 def test_garbage_file_raises(tmp_path: Path) -> None:
     path = tmp_path / "peers.sqlite3"
     path.write_bytes(b"this is not a database, just text " * 100)
-    with pytest.raises(PeerCacheError) as caught:
-        PeerCache(path)
-    assert caught.value.path == str(path)
-    assert str(caught.value) == (
+    error = cache_error(path)
+    assert error.path == str(path)
+    assert str(error) == (
         f"invalid peer cache file {str(path)!r}: could not open it: file is not a database. It is not an "
         "SQLite database, so it is not a tlskit peer cache. Check the path, or use a new file to start an "
         "empty cache."
     )
-    assert isinstance(caught.value, PolicyError)
+    assert isinstance(error, PolicyError)
     assert path.read_bytes() == b"this is not a database, just text " * 100
 
 
@@ -272,10 +284,7 @@ def damaged_cache(ca: trustme.CA, path: Path, offset: int) -> None:
 def test_damaged_tlskit_cache_may_be_deleted(ca: trustme.CA, tmp_path: Path, offset: int) -> None:
     path = tmp_path / "peers.sqlite3"
     damaged_cache(ca, path, offset)
-    with pytest.raises(PeerCacheError) as caught:
-        with PeerCache(path) as cache:
-            cache.records()
-    message = str(caught.value)
+    message = str(cache_error(path))
     assert message.startswith(f"invalid peer cache file {str(path)!r}: ")
     assert message.endswith(" It is a damaged tlskit peer cache. Delete it to start an empty cache.")
 
@@ -289,10 +298,7 @@ def test_damaged_other_database_not_deleted(tmp_path: Path) -> None:
     data[4096:4196] = b"\xff" * 100
     data[100:110] = b"\xff" * 10
     path.write_bytes(bytes(data))
-    with pytest.raises(PeerCacheError) as caught:
-        with PeerCache(path) as cache:
-            cache.records()
-    message = str(caught.value)
+    message = str(cache_error(path))
     assert "Delete" not in message
     assert "delete" not in message
     assert "Check the path, or use a new file to start an empty cache." in message
@@ -301,20 +307,18 @@ def test_damaged_other_database_not_deleted(tmp_path: Path) -> None:
 @pytest.mark.parametrize("place", ["directory", "missing parent"])
 def test_unopenable_file_raises(tmp_path: Path, place: str) -> None:
     path = tmp_path if place == "directory" else tmp_path / "missing" / "peers.sqlite3"
-    with pytest.raises(PeerCacheError) as caught:
-        PeerCache(path)
-    assert caught.value.path == str(path)
-    assert "could not open it" in str(caught.value)
+    error = cache_error(path)
+    assert error.path == str(path)
+    assert "could not open it" in str(error)
 
 
 def test_foreign_database_raises(tmp_path: Path) -> None:
     path = tmp_path / "other.sqlite3"
     with sqlite3.connect(str(path)) as db:
         db.execute("CREATE TABLE accounts (name TEXT)")
-    with pytest.raises(PeerCacheError) as caught:
-        PeerCache(path)
-    assert "another program" in str(caught.value)
-    assert "accounts" in str(caught.value)
+    error = cache_error(path)
+    assert "another program" in str(error)
+    assert "accounts" in str(error)
 
 
 def test_newer_schema_raises(tmp_path: Path) -> None:
@@ -322,9 +326,8 @@ def test_newer_schema_raises(tmp_path: Path) -> None:
     PeerCache(path).close()
     with sqlite3.connect(str(path)) as db:
         db.execute("PRAGMA user_version = 99")
-    with pytest.raises(PeerCacheError) as caught:
-        PeerCache(path)
-    assert "schema version 99" in str(caught.value)
+    error = cache_error(path)
+    assert "schema version 99" in str(error)
 
 
 def test_damaged_record_raises(tmp_path: Path) -> None:
@@ -423,6 +426,118 @@ def test_processes_share_first_use_pin(ca: trustme.CA, tmp_path: Path) -> None:
     )
     assert completed.returncode == 3, completed.stderr.decode()
     assert completed.stdout.decode().strip() == spki_pin(first)
+
+
+# A child process that makes real TLS connections through a PeerCache file.
+# It exits with 3 and prints the pinned key when trust on first use rejects the server.
+CONNECT_SCRIPT = textwrap.dedent(
+    """
+    import sys
+    import tlskit
+    path, ca_file, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    with tlskit.PeerCache(path) as cache:
+        options = dict(cafile=ca_file, peer_cache=cache, session_cache=False, trust_on_first_use=True)
+        with tlskit.Client(**options) as client:
+            for _ in range(count):
+                for url in sys.argv[4:]:
+                    try:
+                        client.get(url, headers={"Connection": "close"})
+                    except tlskit.PinMismatchError as exc:
+                        print(exc.expected_pins[0])
+                        sys.exit(3)
+    """
+)
+CONNECTIONS_PER_CLIENT = 10
+
+
+def start_connecting_child(path: Path, ca_file: str, urls: List[str], count: int) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-c", CONNECT_SCRIPT, str(path), ca_file, str(count), *urls],
+        env=subprocess_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+
+
+def test_processes_share_file_over_tls(
+    start_server: StartServer, server_cert: trustme.LeafCert, ca: trustme.CA, ca_file: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "peers.sqlite3"
+    servers = [start_server(ok_responder()), start_server(ok_responder())]
+    urls = [server.url("/") for server in servers]
+    children = [start_connecting_child(path, ca_file, urls, CONNECTIONS_PER_CLIENT) for _ in range(2)]
+    with PeerCache(path) as cache:
+        for url in urls * CONNECTIONS_PER_CLIENT:
+            fetch(url, ca_file, cache, trust_on_first_use=True)
+    for child in children:
+        _, errors = child.communicate(timeout=SUBPROCESS_TIMEOUT_SECONDS)
+        assert child.returncode == 0, errors.decode()
+
+    assert sum(server.connections for server in servers) == 3 * len(urls) * CONNECTIONS_PER_CLIENT
+    with PeerCache(path) as cache:
+        records = cache.records()
+    assert [(record.host, record.port) for record in records] == sorted(
+        ("127.0.0.1", s.port) for s in servers
+    )
+    leaf = verified_chain_of(server_cert, ca)[0]
+    for record in records:
+        assert record.tofu_pin == spki_pin(leaf)
+        assert record.fingerprint == sha256_fingerprint(leaf)
+        assert record.tls_version == "TLSv1.3"
+        # The file store refreshes last_seen at most once a minute.
+        assert record.first_seen <= record.last_seen
+
+
+def test_processes_share_first_use_pin_over_tls(
+    start_server: StartServer, ca: trustme.CA, ca_file: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "peers.sqlite3"
+    old, new = ca.issue_cert("127.0.0.1"), ca.issue_cert("127.0.0.1")
+    responder = ok_responder()
+    server = start_server(responder, make_server_context(old))
+    with PeerCache(path) as cache:
+        fetch(server.url("/"), ca_file, cache, trust_on_first_use=True)
+
+    server.context = make_server_context(new)
+    child = start_connecting_child(path, ca_file, [server.url("/")], 1)
+    output, errors = child.communicate(timeout=SUBPROCESS_TIMEOUT_SECONDS)
+    assert child.returncode == 3, errors.decode()
+    assert output.decode().strip() == spki_pin(leaf_der(old))
+    assert len(responder.requests) == 1
+    with PeerCache(path) as cache:
+        record = cache.get("127.0.0.1", server.port)
+    assert record is not None
+    assert record.tofu_pin == spki_pin(leaf_der(old))
+
+
+def test_threads_share_file(https_server: TLSServer, ca_file: str, tmp_path: Path) -> None:
+    path = tmp_path / "peers.sqlite3"
+    shared = PeerCache(path)
+    caches = [shared, shared, PeerCache(path), PeerCache(path)]
+    errors: List[BaseException] = []
+
+    def connect(cache: PeerCache) -> None:
+        try:
+            for _ in range(CONNECTIONS_PER_CLIENT):
+                fetch(https_server.url("/"), ca_file, cache, trust_on_first_use=True)
+        except BaseException as exc:  # Reported by the assertion below.
+            errors.append(exc)
+
+    threads = [threading.Thread(target=connect, args=(cache,)) for cache in caches]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(SUBPROCESS_TIMEOUT_SECONDS)
+    assert not any(thread.is_alive() for thread in threads)
+    for cache in caches:
+        cache.close()
+
+    assert errors == []
+    assert https_server.connections == len(caches) * CONNECTIONS_PER_CLIENT
+    with PeerCache(path) as cache:
+        records = cache.records()
+    assert len(records) == 1
+    assert records[0].tofu_pin == records[0].leaf.spki_pin
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")

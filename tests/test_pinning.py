@@ -3,13 +3,25 @@
 from __future__ import annotations
 
 import logging
+import socket
 import ssl
+import threading
+import time
 from pathlib import Path
 from typing import Callable, List
 
 import pytest
 import trustme
-from peer_helpers import CLOSE, HAS_VERIFIED_CHAIN, OpensslIssuer, ca_der, der_of_file, leaf_der, ok_responder
+from peer_helpers import (
+    CLOSE,
+    HAS_VERIFIED_CHAIN,
+    OpensslIssuer,
+    ReuseRecorder,
+    ca_der,
+    der_of_file,
+    leaf_der,
+    ok_responder,
+)
 
 import tlskit
 from conftest import make_server_context
@@ -20,6 +32,7 @@ from tlskit._pinning import split_host_port
 
 StartServer = Callable[..., TLSServer]
 WRONG_PIN = "sha256/" + "A" * 43 + "="
+READ_TIMEOUT_SECONDS = 5
 
 
 @pytest.fixture
@@ -126,6 +139,39 @@ def test_invalid_host_pins(pins: dict, text: str) -> None:
 )
 def test_split_host_port(text: str, expected: tuple) -> None:
     assert split_host_port(text) == expected
+
+
+class FirstRead:
+    """A handler that records how the server's first read after the handshake ends."""
+
+    def __init__(self) -> None:
+        self.outcomes: List[str] = []
+        self.done = threading.Event()
+
+    def __call__(self, sock: ssl.SSLSocket) -> None:
+        sock.settimeout(READ_TIMEOUT_SECONDS)
+        try:
+            outcome = "request" if sock.recv(1) else "closed"
+        except socket.timeout:
+            outcome = "still open"
+        except (ssl.SSLError, OSError):
+            # Python 3.10 and later raise SSLEOFError for a close without close_notify.
+            outcome = "closed"
+        self.outcomes.append(outcome)
+        self.done.set()
+
+
+@pytest.mark.parametrize("where", ["policy", "client"])
+def test_pin_mismatch_closes_socket(start_server: StartServer, ca_file: str, where: str) -> None:
+    reader = FirstRead()
+    server = start_server(reader)
+    pins: dict = {"pins": [WRONG_PIN]} if where == "policy" else {"pins": {"127.0.0.1": [WRONG_PIN]}}
+    with tlskit.Client(cafile=ca_file, **pins) as client:
+        with pytest.raises(PinMismatchError):
+            client.get(server.url("/"))
+        # The client is still open, so only the pin check can have closed the socket.
+        assert reader.done.wait(READ_TIMEOUT_SECONDS + 5)
+    assert reader.outcomes == ["closed"]
 
 
 # Pins on resumed connections and pooled connections.
@@ -275,6 +321,28 @@ def test_first_use_pin_holds_on_resumed_connection(
     with tofu_client(ca_file, cache, session_cache=SessionCache()) as client:
         reused = [client.get(https_server.url("/"), headers=CLOSE).tls.session_reused for _ in range(2)]
     assert reused == [False, True]
+
+
+def test_first_use_pin_checked_on_resumption(start_server: StartServer, ca: trustme.CA, ca_file: str) -> None:
+    recorder = ReuseRecorder(ok_responder())
+    server = start_server(recorder)
+    cache = PeerCache()
+    with tofu_client(ca_file, cache, session_cache=SessionCache()) as client:
+        client.get(server.url("/"), headers=CLOSE)
+        # Another key becomes the stored pin; the session stays in the session cache.
+        cache.forget("127.0.0.1", server.port)
+        other = leaf_der(ca.issue_cert("127.0.0.1"))
+        cache.record("127.0.0.1", server.port, [other], "TLSv1.3", trust_on_first_use=True)
+        with pytest.raises(PinMismatchError) as caught:
+            client.get(server.url("/"), headers=CLOSE)
+    # The server's handler thread may record the second handshake after the client has raised.
+    waited = 0.0
+    while len(recorder.reused) < 2 and waited < READ_TIMEOUT_SECONDS:
+        time.sleep(0.01)
+        waited += 0.01
+    assert recorder.reused == [False, True]
+    assert len(recorder.responder.requests) == 1
+    assert caught.value.expected_pins == (spki_pin(other),)
 
 
 def test_first_use_requires_verification(https_server: TLSServer, ca_file: str) -> None:

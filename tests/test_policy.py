@@ -220,6 +220,32 @@ def test_make_policy_overrides() -> None:
     assert "server_hostname" in POLICY_FIELDS
 
 
+def test_make_policy_reuses_validated_policy() -> None:
+    base = TLSPolicy(minimum_version="1.3")
+    first = make_policy(base, {"cafile": "ca.pem", "system_ca": False})
+    second = make_policy(base, {"cafile": "ca.pem", "system_ca": False})
+    assert second is first
+    assert make_policy(None, {"cafile": "ca.pem"}) is not make_policy(base, {"cafile": "ca.pem"})
+    assert make_policy(None, {"security_level": 3}).security_level == 3
+    assert make_policy(None, {"security_level": 4}).security_level == 4
+
+
+def test_make_policy_cache_keeps_type_checks() -> None:
+    assert make_policy(None, {"verify": True}).verify is True
+    # 1 == True and hash(1) == hash(True), but only a bool is a valid flag.
+    with pytest.raises(PolicyError, match="Use True or False") as caught:
+        make_policy(None, {"verify": 1})
+    assert caught.value.field == "verify"
+    with pytest.raises(PolicyError, match="security_level"):
+        make_policy(None, {"security_level": True})
+
+
+def test_make_policy_uncached_values_still_work() -> None:
+    policy = make_policy(None, {"pins": [PIN]})
+    assert policy.pins == (PIN,)
+    assert make_policy(None, {"pins": [PIN]}) == policy
+
+
 # describe()
 
 

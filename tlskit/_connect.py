@@ -11,6 +11,7 @@ fixes. A literal address is never "resolved", so its messages do not say so.
 from __future__ import annotations
 
 import errno
+import functools
 import ipaddress
 import socket
 from typing import Dict, Optional, Union
@@ -72,6 +73,22 @@ def address_host(host: str, zone: Optional[str], port: Optional[int] = None) -> 
             port=port,
         )
     return f"{host}%{scope_id}"
+
+
+@functools.lru_cache(maxsize=64)
+def literal_family(host: str) -> Optional[int]:
+    """Return AF_INET or AF_INET6 when ``host`` is an IP address in standard notation, else None.
+
+    A name, and a shorthand such as ``127.1`` that inet_pton rejects, return
+    None and go through getaddrinfo.
+    """
+    for family in (socket.AF_INET, socket.AF_INET6):
+        try:
+            socket.inet_pton(family, host)
+        except (OSError, ValueError):
+            continue
+        return family
+    return None
 
 
 def connect_error(exc: OSError, host: str, port: int, zone: Optional[str] = None) -> ConnectError:

@@ -24,7 +24,7 @@ import sys
 import time
 from typing import Dict, List, NamedTuple, Optional
 
-from ._connect import address_host, connect_error
+from ._connect import address_host, connect_error, literal_family
 from ._errors import (
     HandshakeError,
     IncompleteBodyError,
@@ -114,21 +114,21 @@ def verified_chain(sock: ssl.SSLSocket) -> List[bytes]:
     version, so it also gets the leaf alone; `open_connection` uses the chain
     stored with the session instead.
     """
-    leaf = sock.getpeercert(binary_form=True)
-    leaf_only = [leaf] if leaf else []
-    if sock.context.verify_mode == ssl.CERT_NONE:
-        return leaf_only
-
     chain: List[bytes] = []
-    if sys.version_info >= (3, 13):
+    if sock.context.verify_mode == ssl.CERT_NONE:
+        pass
+    elif sys.version_info >= (3, 13):
         chain = sock.get_verified_chain()
     elif sys.version_info >= (3, 10):
         # The private _SSLSocket object has had get_verified_chain since 3.10,
         # but typeshed does not declare SSLSocket._sslobj.
         certificates = sock._sslobj.get_verified_chain()  # type: ignore[attr-defined]
         chain = [cert.public_bytes(_ssl.ENCODING_DER) for cert in certificates or ()]
+    if chain:
+        return chain
 
-    return chain or leaf_only
+    leaf = sock.getpeercert(binary_form=True)
+    return [leaf] if leaf else []
 
 
 def is_unclean_eof(exc: ssl.SSLError) -> bool:
@@ -158,6 +158,9 @@ class Connection:
         self.last_used = self.created
         self.requests = 0
         self.session_saver: Optional[SessionSaver] = None
+        # The leaf certificate in DER when the handshake's checks already
+        # read it, so that `tls` need not ask OpenSSL for it again.
+        self.leaf_der: Optional[bytes] = None
         self._tls: Optional[TLSInfo] = None
         self._timeout = sock.gettimeout()
         self._buffer = bytearray(RECEIVE_BYTES)
@@ -174,7 +177,7 @@ class Connection:
                 cipher=cipher[0] if cipher else None,
                 alpn=sock.selected_alpn_protocol(),
                 peer_certificate=dict(sock.getpeercert() or {}),
-                peer_certificate_der=sock.getpeercert(binary_form=True),
+                peer_certificate_der=self.leaf_der or sock.getpeercert(binary_form=True),
                 session_reused=bool(sock.session_reused),
             )
         return self._tls
@@ -386,15 +389,30 @@ def open_tcp(host: str, port: int, zone: Optional[str], deadline: Deadline) -> s
     """
     address = format_address(host, port)
     seconds, phase = deadline.limit("connect", host, port)
-    connect_host = address_host(host, zone, port)
+    family = literal_family(host) if zone is None else None
     try:
-        raw = socket.create_connection((connect_host, port), timeout=seconds)
+        if family is None:
+            raw = socket.create_connection((address_host(host, zone, port), port), timeout=seconds)
+        else:
+            raw = _connect_literal(family, host, port, seconds)
     except socket.timeout as exc:
         raise deadline.expired(phase, host, port) from exc
     except OSError as exc:
         raise connect_error(exc, host, port, zone) from exc
     raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     log.debug("connected to %s", address)
+    return raw
+
+
+def _connect_literal(family: int, host: str, port: int, seconds: Optional[float]) -> socket.socket:
+    """Connect to an IP address as `socket.create_connection` does, without its getaddrinfo call."""
+    raw = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        raw.settimeout(seconds)
+        raw.connect((host, port))
+    except BaseException:
+        raw.close()
+        raise
     return raw
 
 
@@ -517,6 +535,7 @@ def open_connection(
         raise
     connection = Connection(wrapped, url, policy)
     connection.session_saver = None if saver is None or saver.is_done else saver
+    connection.leaf_der = chain[0] if chain else None
     return connection
 
 

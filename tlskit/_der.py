@@ -157,6 +157,24 @@ class Reader:
             )
 
 
+def read_oid_and_value(data: bytes, element: TLV, structure: str) -> Tuple[str, TLV]:
+    """Read a SEQUENCE of an OBJECT IDENTIFIER and one element of any type.
+
+    X.509 uses this shape for AttributeTypeAndValue in names and for
+    AccessDescription in authorityInfoAccess. ``structure`` names it in errors.
+
+    Raises:
+        DERError: ``element`` is not such a SEQUENCE.
+    """
+    if element.tag != SEQUENCE:
+        raise DERError(f"expected an {structure} at offset {element.start}", element.start)
+    reader = Reader.inside(data, element)
+    oid = decode_oid(data, reader.read(OBJECT_IDENTIFIER))
+    value = reader.read_any()
+    reader.finish(structure)
+    return oid, value
+
+
 def encoded_element(data: bytes, element: TLV) -> bytes:
     """Return the whole encoding of ``element``, header included."""
     header = 2 if element.end - element.start < 0x80 else 2 + _length_bytes(element.end - element.start)

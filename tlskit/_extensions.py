@@ -38,6 +38,7 @@ from ._der import (
     decode_ia5,
     decode_integer,
     decode_oid,
+    read_oid_and_value,
 )
 
 # GeneralName tags (RFC 5280 4.2.1.6), all IMPLICIT except directoryName,
@@ -351,12 +352,7 @@ def _read_authority_info_access(data: bytes, value: TLV) -> AccessURLs:
         raise DERError(f"authorityInfoAccess at offset {value.start} is not a SEQUENCE", value.start)
     found: Dict[str, List[str]] = {_oids.AD_OCSP: [], _oids.AD_CA_ISSUERS: []}
     for description in Reader.inside(data, value).read_all():
-        if description.tag != SEQUENCE:
-            raise DERError(f"expected an AccessDescription at offset {description.start}", description.start)
-        reader = Reader.inside(data, description)
-        method = decode_oid(data, reader.read(OBJECT_IDENTIFIER))
-        location = reader.read_any()
-        reader.finish("AccessDescription")
+        method, location = read_oid_and_value(data, description, "AccessDescription")
         text = _read_general_name(data, location)
         if location.tag == URI and text is not None and method in found:
             found[method].append(text)

@@ -33,12 +33,12 @@ from __future__ import annotations
 import datetime
 import os
 import threading
-import weakref
-from typing import Callable, List, Optional, Sequence, Set, Tuple, Union
+from typing import Callable, Dict, List, Optional, Sequence, Set, Tuple, Union
 
 from ._certs import sha256_fingerprint, spki_pin
 from ._errors import PinMismatchError, PolicyError, format_address
 from ._expiry import claim_warning
+from ._fork import reset_in_forked_child
 from ._log import get_logger
 from ._peer_record import (
     UTC,
@@ -54,6 +54,8 @@ log = get_logger(__name__)
 
 PathType = Union[str, "os.PathLike[str]"]
 KeyChangeHandler = Callable[[PinMismatchError], bool]
+# A peer's DER chain and the summaries made from it.
+KnownChain = Tuple[Tuple[bytes, ...], Tuple[CertificateSummary, ...]]
 
 # Enough for a service that talks to many hosts; a record is about 1 KB.
 DEFAULT_MAX_PEERS = 1024
@@ -102,7 +104,12 @@ class PeerCache:
         )
         self._lock = threading.Lock()
         self._expiry_warned: Set[Tuple[str, int]] = set()
-        _live_caches.add(self)
+        # A chain whose soonest expiry is at least this far off gets no warning.
+        self._no_warning_margin = datetime.timedelta(days=expiry_warning_days + 1)
+        # The DER chain last recorded per peer and the summaries made from it,
+        # so that an unchanged chain is compared byte for byte, not hashed.
+        self._known_chains: Dict[Tuple[str, int], KnownChain] = {}
+        reset_in_forked_child(self)
 
     def __enter__(self) -> PeerCache:
         return self
@@ -246,7 +253,7 @@ class PeerCache:
                     tofu_pin, is_new_pin = accepted_pin or leaf_pin, True
                 elif tofu_pin != leaf_pin:
                     return previous, None, _tofu_mismatch(host, port, tofu_pin, chain)
-            summaries = _reuse_or_summarize(previous, chain)
+            summaries = self._summarize(host, port, previous, chain)
             if is_new_pin:
                 log.debug("trust on first use pinned %s for %s", tofu_pin, format_address(host, port))
             stored = PeerRecord(
@@ -262,14 +269,33 @@ class PeerCache:
                 self._store.save(stored)
             return previous, stored, None
 
+    def _summarize(
+        self, host: str, port: int, previous: Optional[PeerRecord], chain: Tuple[bytes, ...]
+    ) -> Tuple[CertificateSummary, ...]:
+        """Return the summaries of ``chain``, reusing the previous record's when the chain is unchanged."""
+        key = (host, port)
+        known = self._known_chains.get(key)
+        if known is not None and previous is not None and known[0] == chain and known[1] == previous.chain:
+            return previous.chain
+        summaries = _reuse_or_summarize(previous, chain)
+        if len(self._known_chains) >= self.max_entries:
+            self._known_chains.clear()
+        self._known_chains[key] = (chain, summaries)
+        return summaries
+
     def _is_write_skippable(self, previous: Optional[PeerRecord], stored: PeerRecord) -> bool:
         if previous is None:
             return False
         age = (stored.last_seen - previous.last_seen).total_seconds()
-        unchanged = previous._replace(last_seen=stored.last_seen) == stored
-        return unchanged and age < self._store.last_seen_resolution
+        if age >= self._store.last_seen_resolution:
+            return False
+        return previous._replace(last_seen=stored.last_seen) == stored
 
     def _warn_if_expiring(self, record: PeerRecord, now: datetime.datetime) -> None:
+        # days_until_expiry rounds down, so it exceeds the warning days
+        # exactly when the expiry is at least one more whole day away.
+        if record.not_after - now >= self._no_warning_margin:
+            return
         soonest = min(record.chain, key=lambda certificate: certificate.not_after)
         days = soonest.days_until_expiry(now)
         if days > self.expiry_warning_days:
@@ -358,17 +384,5 @@ def _check_count(name: str, value: object, *, minimum: int) -> None:
             f"invalid PeerCache {name}: {value!r}. Use a whole number of {minimum} or more.", field=name
         )
 
-
-# Every cache alive in this process, so that a forked child can reset them all.
-_live_caches: weakref.WeakSet[PeerCache] = weakref.WeakSet()
-
-
-def _reset_caches_after_fork() -> None:
-    for cache in list(_live_caches):
-        cache._reset_after_fork()
-
-
-if hasattr(os, "register_at_fork"):  # Windows has no fork.
-    os.register_at_fork(after_in_child=_reset_caches_after_fork)
 
 SHARED_PEER_CACHE = PeerCache()

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import contextlib
 from collections import OrderedDict
-from typing import TYPE_CHECKING, Any, Iterator, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, ContextManager, Iterator, List, Optional, Tuple
 
 from ._errors import PolicyError, join_sentences
 from ._peer_record import CertificateSummary, PeerRecord, from_timestamp
@@ -80,6 +80,9 @@ class PeerCacheError(PolicyError):
         self.path = path
 
 
+_NO_TRANSACTION = contextlib.nullcontext()
+
+
 class MemoryStore:
     """Records in a dict, least recently saved first."""
 
@@ -109,9 +112,9 @@ class MemoryStore:
     def records(self, host: Optional[str]) -> List[PeerRecord]:
         return [record for record in self._records.values() if host in (None, record.host)]
 
-    @contextlib.contextmanager
-    def transaction(self) -> Iterator[None]:
-        yield
+    def transaction(self) -> ContextManager[None]:
+        # Nothing to lock, so a shared no-op context manager replaces one made per record.
+        return _NO_TRANSACTION
 
     def close(self) -> None:
         pass

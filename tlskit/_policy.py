@@ -18,7 +18,7 @@ import os
 import re
 import ssl
 from dataclasses import dataclass, field, fields
-from typing import Any, Callable, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from ._errors import PolicyError
 from ._url import idna_encode
@@ -461,6 +461,25 @@ class TLSPolicy:
 
 
 POLICY_FIELDS: Tuple[str, ...] = tuple(f.name for f in fields(TLSPolicy))
+_POLICY_FIELD_SET = frozenset(POLICY_FIELDS)
+
+# Policies that make_policy built, by base policy and overrides, so that
+# repeated calls such as tlskit.get(url, cafile=...) skip validation. A key
+# contains each value's exact type, because True == 1 while only True is a
+# valid bool field. Overrides of other types, such as lists, are not cached.
+MAX_CACHED_POLICIES = 64
+_CACHEABLE_TYPES = frozenset({str, bytes, int, bool, type(None), ssl.TLSVersion, CipherProfile})
+_made_policies: Dict[Tuple[Any, ...], TLSPolicy] = {}
+
+
+def _policy_cache_key(policy: Optional[TLSPolicy], overrides: Mapping[str, Any]) -> Optional[Tuple[Any, ...]]:
+    key: List[Any] = [policy]
+    for name, value in overrides.items():
+        kind = type(value)
+        if kind not in _CACHEABLE_TYPES:
+            return None
+        key += (name, kind, value)
+    return tuple(key)
 
 
 def make_policy(policy: Optional[TLSPolicy], overrides: Mapping[str, Any]) -> TLSPolicy:
@@ -469,21 +488,32 @@ def make_policy(policy: Optional[TLSPolicy], overrides: Mapping[str, Any]) -> TL
     Raises:
         PolicyError: an override is not a TLSPolicy field, or its value is invalid.
     """
-    unknown = sorted(set(overrides) - set(POLICY_FIELDS))
-    if unknown:
+    if not _POLICY_FIELD_SET.issuperset(overrides):
+        unknown = sorted(set(overrides) - _POLICY_FIELD_SET)
         raise PolicyError(
             f"unknown TLSPolicy field(s): {', '.join(unknown)}. Valid fields: {', '.join(POLICY_FIELDS)}.",
             field=unknown[0],
         )
-    if policy is None:
-        return TLSPolicy(**overrides) if overrides else DEFAULT_POLICY
-    if not isinstance(policy, TLSPolicy):
+    if policy is not None and not isinstance(policy, TLSPolicy):
         raise PolicyError(f"policy must be a tlskit.TLSPolicy, got {type(policy).__name__}.", field="policy")
     if not overrides:
-        return policy
-    values = {name: getattr(policy, name) for name in POLICY_FIELDS}
-    values.update(overrides)
-    return TLSPolicy(**values)
+        return DEFAULT_POLICY if policy is None else policy
+
+    key = _policy_cache_key(policy, overrides)
+    cached = None if key is None else _made_policies.get(key)
+    if cached is not None:
+        return cached
+    if policy is None:
+        result = TLSPolicy(**overrides)
+    else:
+        values = {name: getattr(policy, name) for name in POLICY_FIELDS}
+        values.update(overrides)
+        result = TLSPolicy(**values)
+    if key is not None:
+        if len(_made_policies) >= MAX_CACHED_POLICIES:
+            _made_policies.clear()
+        _made_policies[key] = result
+    return result
 
 
 DEFAULT_POLICY = TLSPolicy()

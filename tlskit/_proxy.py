@@ -32,7 +32,7 @@ import ipaddress
 import os
 import socket
 import ssl
-from typing import List, NamedTuple, Optional, Tuple, Union
+from typing import Dict, List, NamedTuple, Optional, Tuple, Union
 
 from ._connection import Connection, open_tcp
 from ._errors import (
@@ -128,13 +128,31 @@ def read_proxy_environment() -> ProxyEnvironment:
     return ProxyEnvironment(environment_proxy("https"), environment_proxy("http"), environment_no_proxy())
 
 
+def _environment_value(name: str) -> Optional[str]:
+    """Return the environment variable ``name``, or None when it is not set.
+
+    ``os.environ.get`` raises and catches KeyError twice for each name that
+    is missing (CPython's ``os._Environ``, 3.9 to 3.13), about 1.4 us per
+    name, and most of the proxy variables are missing. Where ``os.environ``
+    has CPython's layout, its underlying dict is read instead. That dict
+    contains the same values, because every change through ``os.environ``
+    updates it.
+    """
+    environ = os.environ
+    data = getattr(environ, "_data", None)
+    if type(data) is not dict:
+        return environ.get(name)
+    value = data.get(_ENCODED_NAMES.get(name) or environ.encodekey(name))
+    return None if value is None else environ.decodevalue(value)
+
+
 def environment_proxy(scheme: str) -> Optional[Tuple[str, str]]:
     """Return the name and value of the environment variable that sets the proxy for ``scheme``."""
     for name in _PROXY_VARIABLES[scheme]:
-        if name == "HTTP_PROXY" and "REQUEST_METHOD" in os.environ:
+        if name == "HTTP_PROXY" and _environment_value("REQUEST_METHOD") is not None:
             log.debug("ignoring HTTP_PROXY because REQUEST_METHOD is set (CGI)")
             continue
-        value = os.environ.get(name)
+        value = _environment_value(name)
         if value:
             log.debug("using proxy from %s", name)
             return name, value
@@ -144,11 +162,25 @@ def environment_proxy(scheme: str) -> Optional[Tuple[str, str]]:
 def environment_no_proxy() -> str:
     """Return the value of no_proxy or NO_PROXY, or an empty string."""
     for name in ("no_proxy", "NO_PROXY"):
-        value = os.environ.get(name)
+        value = _environment_value(name)
         if value:
             log.debug("using proxy exemptions from %s", name)
             return value
     return ""
+
+
+def _encode_names() -> Dict[str, object]:
+    encode = getattr(os.environ, "encodekey", None)
+    if encode is None:
+        return {}
+    names = {name for names in _PROXY_VARIABLES.values() for name in names}
+    names.update(("no_proxy", "NO_PROXY", "REQUEST_METHOD"))
+    return {name: encode(name) for name in names}
+
+
+# The keys of the proxy variables in the dict under os.environ, which are
+# bytes on POSIX and upper-case str on Windows, fixed for the process.
+_ENCODED_NAMES = _encode_names()
 
 
 NoProxyEntry = Tuple[Optional[str], Optional[IPNetwork], Optional[int]]

@@ -32,15 +32,14 @@ sessions are secrets of the parent's connections.
 
 from __future__ import annotations
 
-import os
 import ssl
 import threading
 import time
-import weakref
 from collections import OrderedDict
 from typing import NamedTuple, Optional, Sequence, Tuple
 
 from ._errors import PolicyError, format_address
+from ._fork import reset_in_forked_child
 from ._log import get_logger
 from ._policy import TLSPolicy
 
@@ -111,7 +110,7 @@ class SessionCache:
         self.max_entries = max_entries
         self._entries: OrderedDict[SessionKey, CachedSession] = OrderedDict()
         self._lock = threading.Lock()
-        _live_caches.add(self)
+        reset_in_forked_child(self)
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -244,17 +243,5 @@ class SessionSaver:
         self.is_done = True
         self.cache.put(self.key, self.context, sock.session, self.chain, sock.version())
 
-
-# Every cache alive in this process, so that a forked child can empty them all.
-_live_caches: weakref.WeakSet[SessionCache] = weakref.WeakSet()
-
-
-def _reset_caches_after_fork() -> None:
-    for cache in list(_live_caches):
-        cache._reset_after_fork()
-
-
-if hasattr(os, "register_at_fork"):  # Windows has no fork.
-    os.register_at_fork(after_in_child=_reset_caches_after_fork)
 
 SHARED_SESSION_CACHE = SessionCache()

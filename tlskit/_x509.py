@@ -52,6 +52,7 @@ from ._der import (
     encoded_element,
     expect,
     is_string_tag,
+    read_oid_and_value,
 )
 from ._extensions import DecodedExtensions, parse_extensions
 
@@ -208,13 +209,7 @@ def format_name(data: bytes, name: TLV) -> str:
 
 
 def _format_attribute(data: bytes, element: TLV) -> str:
-    if element.tag != SEQUENCE:
-        raise DERError(f"expected an AttributeTypeAndValue at offset {element.start}", element.start)
-    reader = Reader.inside(data, element)
-    oid = decode_oid(data, reader.read(OBJECT_IDENTIFIER))
-    value = reader.read_any()
-    reader.finish("AttributeTypeAndValue")
-
+    oid, value = read_oid_and_value(data, element, "AttributeTypeAndValue")
     short_name = _oids.ATTRIBUTE_NAMES.get(oid)
     if short_name is None or not is_string_tag(value.tag):
         return f"{short_name or oid}=#{encoded_element(data, value).hex()}"
