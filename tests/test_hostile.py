@@ -8,7 +8,7 @@ import ssl
 import struct
 import threading
 import time
-from typing import Callable
+from typing import Callable, List
 
 import pytest
 
@@ -267,7 +267,7 @@ def test_closed_idle_connection_skipped_for_post(
     start_server: StartServer, ca_file: str, close: Callable[[ssl.SSLSocket], None]
 ) -> None:
     # Each connection responds to one request without announcing the close,
-    # then closes; the pool must notice before a POST, which is never retried.
+    # then closes. The pool must notice before a POST, which is never retried.
     closed = threading.Event()
 
     def once(sock: ssl.SSLSocket) -> None:
@@ -386,6 +386,27 @@ def test_reset_before_response_retried(start_server: StartServer, ca_file: str) 
         assert client.get(server.url("/")).body == b"first"
         with pytest.raises(RemoteDisconnectedError):
             client.post(server.url("/"), body=b"x")
+    assert server.connections == 2
+
+
+def test_stale_connection_retried_only_once(start_server: StartServer, ca_file: str) -> None:
+    # The first connection responds once, then drops the next request like a
+    # stale keep-alive connection. Every later connection drops its request
+    # too, and a failure on a new connection is not retried.
+    connections: List[int] = []
+
+    def handler(sock: ssl.SSLSocket) -> None:
+        connections.append(len(connections))
+        buffer = bytearray()
+        if len(connections) == 1 and read_request(sock, buffer) is not None:
+            sock.sendall(response_bytes(200, [], b"first"))
+        read_request(sock, buffer)
+
+    server = start_server(handler)
+    with tlskit.Client(cafile=ca_file) as client:
+        assert client.get(server.url("/")).body == b"first"
+        with pytest.raises(RemoteDisconnectedError):
+            client.get(server.url("/"))
     assert server.connections == 2
 
 

@@ -21,9 +21,11 @@ from ._errors import InvalidURLError
 
 DEFAULT_PORTS = {"https": 443, "http": 80}
 
-# Any C0 control, space, DEL or backslash. A backslash is a path separator
-# to some servers and parsers, so accepting it makes them disagree with us.
-_FORBIDDEN = re.compile(r"[\x00-\x20\x7f\\]")
+# Any C0 or C1 control, space, DEL or backslash. A backslash is a path
+# separator to some servers and parsers, so accepting it makes them disagree
+# with us. Other non-ASCII characters in the path and query are
+# percent-encoded as UTF-8.
+_FORBIDDEN = re.compile(r"[\x00-\x20\x7f-\x9f\\]")
 
 # Characters that may appear raw in a path or query (RFC 3986 3.3, 3.4):
 # unreserved, sub-delims, ":", "@", "/", "?", plus "%" of a valid escape.
