@@ -29,6 +29,7 @@ from tlskit._cli import (
 )
 
 StartServer = Callable[..., TLSServer]
+TLS13_SUITES = ("TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256", "TLS_AES_128_GCM_SHA256")
 
 
 # inspect
@@ -44,7 +45,7 @@ def test_inspect_verified(
     assert main(["inspect", https_server.url("/"), "--cacert", ca_file]) == EXIT_OK
     out = capsys.readouterr().out
     assert "verified:  yes" in out
-    assert "TLSv1.3" in out
+    assert "TLSv1.3, TLS_" in out
     assert "ALPN http/1.1" in out
     assert spki_pin(leaf_der(server_cert)) in out
     assert ("[1] subject" in out) is HAS_VERIFIED_CHAIN
@@ -62,6 +63,7 @@ def test_inspect_json(
     assert report["host"] == "127.0.0.1"
     assert report["port"] == https_server.port
     assert report["tls"]["version"] == "TLSv1.3"
+    assert report["tls"]["cipher"] in TLS13_SUITES
     assert report["tls"]["alpn"] == "http/1.1"
     assert report["chain_source"] == "verified"
     assert len(report["chain"]) == (2 if HAS_VERIFIED_CHAIN else 1)

@@ -275,3 +275,44 @@ def test_tls12_only_server(tls12_server: TLSServer, recorder: ReuseRecorder, ca_
     assert [response.tls.version for response in responses] == ["TLSv1.2", "TLSv1.2"]
     assert [response.tls.session_reused for response in responses] == [False, True]
     assert recorder.reused == [False, True]
+
+
+class ClosingHandler:
+    """Run ``handler``, then send close_notify before the socket is closed.
+
+    With OpenSSL 3.0 a server that frees a connection without having sent
+    close_notify drops the session from its session ID cache. Without this
+    step the session ID case below never resumes.
+    """
+
+    def __init__(self, handler: Callable[[ssl.SSLSocket], None]) -> None:
+        self.handler = handler
+
+    def __call__(self, sock: ssl.SSLSocket) -> None:
+        self.handler(sock)
+        try:
+            sock.unwrap()
+        except (ssl.SSLError, OSError):
+            pass  # The client may close without close_notify; ours was sent first.
+
+
+@pytest.mark.parametrize("form", ["ticket", "session ID"])
+def test_tls12_ticket_and_session_id(
+    start_server: StartServer, server_cert: trustme.LeafCert, recorder: ReuseRecorder, ca_file: str, form: str
+) -> None:
+    context = make_server_context(server_cert)
+    context.maximum_version = ssl.TLSVersion.TLSv1_2
+    if form == "session ID":
+        # Without tickets the server resumes from its own cache of session IDs.
+        context.options |= ssl.OP_NO_TICKET
+    server = start_server(ClosingHandler(recorder), context)
+    cache = SessionCache()
+    with tlskit.Client(cafile=ca_file, session_cache=cache) as client:
+        reused = fetch_reuse(client, server.url("/"), 2)
+    assert reused == [False, True]
+    assert recorder.reused == [False, True]
+
+    key = SessionKey("127.0.0.1", server.port, "127.0.0.1", TLSPolicy(cafile=ca_file))
+    stored = cache.get(key, context_for(key.policy))
+    assert stored is not None
+    assert stored.session.has_ticket is (form == "ticket")

@@ -10,8 +10,13 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import socket
 import ssl
+import subprocess
+import sys
+import tempfile
+import textwrap
 from pathlib import Path
 from typing import Callable
 
@@ -22,6 +27,8 @@ from pki import openssl
 from servers import TLSServer
 from tlskit import PolicyError, TLSPolicy, create_context
 from tlskit._trust import locate_system_store
+
+SUBPROCESS_TIMEOUT_SECONDS = 60
 
 
 def handshake(server: TLSServer, context: ssl.SSLContext) -> str:
@@ -227,6 +234,47 @@ def test_unreadable_cafile(files: Callable[[str], str]) -> None:
     os.chmod(path, 0)
     with pytest.raises(PolicyError, match="permission denied"):
         create_context(cafile=path)
+
+
+# Root reads any file, so the child drops to an unprivileged user once tlskit
+# is imported, since the interpreter's own files may be readable by root only.
+UNPRIVILEGED_CREATE_CONTEXT = textwrap.dedent(
+    """
+    import os
+    import sys
+    from tlskit import PolicyError, create_context
+    os.setgid(65534)
+    os.setuid(65534)
+    try:
+        create_context(cafile=sys.argv[1], system_ca=False)
+    except PolicyError as exc:
+        print(exc.field)
+        print(exc)
+    """
+)
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="drops root privileges")
+def test_unreadable_cafile_after_dropping_root(files: Callable[[str], str]) -> None:
+    directory = tempfile.mkdtemp(prefix="tlskit-unreadable-")
+    try:
+        os.chmod(directory, 0o755)
+        path = os.path.join(directory, "ca.pem")
+        shutil.copyfile(files("certificate"), path)
+        os.chmod(path, 0)
+        completed = subprocess.run(
+            [sys.executable, "-c", UNPRIVILEGED_CREATE_CONTEXT, path],
+            env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)),
+            capture_output=True,
+            text=True,
+            timeout=SUBPROCESS_TIMEOUT_SECONDS,
+        )
+    finally:
+        shutil.rmtree(directory)
+    assert completed.returncode == 0, completed.stderr
+    field, message = completed.stdout.splitlines()
+    assert field == "cafile"
+    assert message == f"invalid TLSPolicy.cafile {path!r}: permission denied."
 
 
 @pytest.mark.skipif(not os.path.exists("/proc/self/mem"), reason="needs Linux /proc")

@@ -11,9 +11,9 @@ import pytest
 import trustme
 
 import tlskit
-from pki import KeyPair, issue_leaf, write_trustme_ca
+from pki import KeyPair, issue_leaf, openssl, write_trustme_ca
 from servers import ConnectProxy, HTTPResponder, TLSServer
-from tlskit import NoSharedCipherError, ProtocolVersionError, TLSPolicy, WeakCertificateError
+from tlskit import HandshakeError, NoSharedCipherError, ProtocolVersionError, TLSPolicy, WeakCertificateError
 
 StartServer = Callable[..., TLSServer]
 V = ssl.TLSVersion
@@ -227,3 +227,37 @@ def test_level_2_rejects_sha1_signature(start_server: StartServer, sha1_leaf: Ke
 def test_level_0_accepts_sha1_signature(start_server: StartServer, sha1_leaf: KeyPair, ca_file: str) -> None:
     server = serve(start_server, server_context(sha1_leaf))
     assert tlskit.get(server.url("/"), cafile=ca_file, security_level=0).status == 200
+
+
+@pytest.fixture(scope="module")
+def dh1024_params(tmp_path_factory: pytest.TempPathFactory) -> str:
+    path = str(tmp_path_factory.mktemp("dh") / "dh1024.pem")
+    openssl("dhparam", "-out", path, "1024")
+    return path
+
+
+def dhe_server(start_server: StartServer, cert: trustme.LeafCert, dh_params: str) -> TLSServer:
+    """Start a TLS 1.2 server whose only suite is DHE-RSA with the DH parameters in ``dh_params``."""
+    context = server_context(cert, maximum=V.TLSv1_2, ciphers="DHE-RSA-AES128-GCM-SHA256")
+    context.load_dh_params(dh_params)
+    return serve(start_server, context)
+
+
+def test_level_2_rejects_dh_1024(
+    start_server: StartServer, rsa_server_cert: trustme.LeafCert, dh1024_params: str, ca_file: str
+) -> None:
+    server = dhe_server(start_server, rsa_server_cert, dh1024_params)
+    with pytest.raises(HandshakeError) as caught:
+        tlskit.get(server.url("/"), cafile=ca_file, ciphers="compatible")
+    assert caught.value.reason == "DH_KEY_TOO_SMALL"
+    assert "Configure the server with larger DH parameters, or lower TLSPolicy.security_level" in str(
+        caught.value
+    )
+
+
+def test_level_1_accepts_dh_1024(
+    start_server: StartServer, rsa_server_cert: trustme.LeafCert, dh1024_params: str, ca_file: str
+) -> None:
+    server = dhe_server(start_server, rsa_server_cert, dh1024_params)
+    response = tlskit.get(server.url("/"), cafile=ca_file, ciphers="compatible", security_level=1)
+    assert response.tls.cipher == "DHE-RSA-AES128-GCM-SHA256"

@@ -182,11 +182,13 @@ _HANDSHAKE_REASONS: Dict[str, Tuple[Type[HandshakeError], str]] = {
     ),
     "LEGACY_SIGALG_DISALLOWED_OR_UNSUPPORTED": (
         HandshakeError,
-        "the server signs the handshake with SHA-1 or MD5, which the policy's security level forbids",
+        "the server signs the handshake with SHA-1 or MD5, which the policy's security level forbids. "
+        f"Configure the server to sign with SHA-256 or stronger{LOWER_SECURITY_LEVEL}",
     ),
     "DH_KEY_TOO_SMALL": (
         HandshakeError,
-        "the server's DH key is smaller than the policy's security level allows",
+        "the server's DH key is smaller than the policy's security level allows (2048 bits at the "
+        f"default level 2). Configure the server with larger DH parameters{LOWER_SECURITY_LEVEL}",
     ),
 }
 
