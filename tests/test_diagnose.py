@@ -59,6 +59,10 @@ class Hierarchy(NamedTuple):
     sha1_leaf: Issued
     no_san_leaf: Issued
     common_name_leaf: Issued
+    client_auth_leaf: Issued
+    no_handshake_usage_leaf: Issued
+    client_only_ca: Issued
+    client_only_ca_leaf: Issued
 
 
 @pytest.fixture(scope="session")
@@ -92,6 +96,9 @@ def hierarchy(tmp_path_factory: pytest.TempPathFactory) -> Hierarchy:
     )
 
     proxy_root = pki.issue("proxy-root", "/O=Example Corp/CN=Example Corp Inspection CA", CA_EXTENSIONS)
+    client_only_ca = pki.issue(
+        "client-only-ca", "/CN=Client Only CA", CA_EXTENSIONS + "extendedKeyUsage = clientAuth\n", root
+    )
     return Hierarchy(
         pki=pki,
         root=root,
@@ -124,6 +131,22 @@ def hierarchy(tmp_path_factory: pytest.TempPathFactory) -> Hierarchy:
         sha1_leaf=pki.issue("sha1-leaf", "/CN=localhost", leaf_extensions, root, digest="-sha1"),
         no_san_leaf=pki.issue("no-san-leaf", "/CN=other.test", LEAF_EXTENSIONS, root),
         common_name_leaf=pki.issue("common-name-leaf", "/CN=localhost", LEAF_EXTENSIONS, root),
+        client_auth_leaf=pki.issue(
+            "client-auth-leaf",
+            "/CN=localhost",
+            leaf_extensions.replace("extendedKeyUsage = serverAuth", "extendedKeyUsage = clientAuth"),
+            root,
+        ),
+        no_handshake_usage_leaf=pki.issue(
+            "no-handshake-usage-leaf",
+            "/CN=localhost",
+            leaf_extensions.replace("critical, digitalSignature", "critical, nonRepudiation"),
+            root,
+        ),
+        client_only_ca=client_only_ca,
+        client_only_ca_leaf=pki.issue(
+            "client-only-ca-leaf", "/CN=localhost", leaf_extensions, client_only_ca
+        ),
     )
 
 
@@ -497,6 +520,54 @@ def test_strict_x509_rule(
     assert error.diagnosis.certificate is not None
     assert error.diagnosis.certificate.subject == culprit
     assert "VERIFY_X509_STRICT" in str(error)
+
+
+@pytest.mark.parametrize(
+    ("leaf_name", "chain_names", "culprit", "reason"),
+    [
+        (
+            "client_auth_leaf",
+            [],
+            "server certificate",
+            "its extendedKeyUsage (clientAuth) does not include serverAuth",
+        ),
+        (
+            "no_handshake_usage_leaf",
+            [],
+            "server certificate",
+            "its keyUsage (nonRepudiation) has none of digitalSignature, keyEncipherment and keyAgreement",
+        ),
+        (
+            "client_only_ca_leaf",
+            ["client_only_ca"],
+            "intermediate CA certificate",
+            "its extendedKeyUsage (clientAuth) does not include serverAuth",
+        ),
+    ],
+)
+@pytest.mark.parametrize("strict", [True, False])
+def test_wrong_purpose(
+    hierarchy: Hierarchy,
+    start_server: StartServer,
+    responder: HTTPResponder,
+    leaf_name: str,
+    chain_names: list,
+    culprit: str,
+    reason: str,
+    strict: bool,
+) -> None:
+    # "unsuitable certificate purpose" is no strict rule: relaxing strict_x509 changes nothing.
+    chain = [getattr(hierarchy, name) for name in chain_names]
+    server = serve(
+        start_server, responder, server_context(hierarchy.pki, getattr(hierarchy, leaf_name), *chain)
+    )
+    error = fail(server.url("/"), InvalidChainError, cafile=hierarchy.root_file, strict_x509=strict)
+    assert error.verify_code == 26
+    assert error.cause is VerificationCause.WRONG_PURPOSE
+    assert f"the {culprit.lower()} " in str(error).lower()
+    assert reason in str(error)
+    assert "Reissue it with serverAuth in its extendedKeyUsage" in str(error)
+    assert "strict_x509" not in str(error)
 
 
 def test_revoked_certificate(

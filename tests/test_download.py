@@ -279,6 +279,35 @@ def test_accepted_paths(tmp_path: Path) -> None:
     assert not replaced.in_place
 
 
+@pytest.mark.parametrize("kind", [bytes, Path])
+def test_bytes_and_pathlike_paths_saved(
+    server: TLSServer, ca_file: str, tmp_path: Path, kind: Callable[[str], object]
+) -> None:
+    target = tmp_path / "body.bin"
+    with tlskit.Client(cafile=ca_file) as client:
+        client.download(server.url("/body"), kind(os.fsencode(target)) if kind is bytes else target)  # type: ignore[arg-type]
+    assert target.read_bytes() == BODY
+
+
+@pytest.mark.parametrize(
+    "path, error, text",
+    [
+        (None, TypeError, "invalid download path None: expected a str, bytes or os.PathLike path."),
+        (3, TypeError, "invalid download path 3: expected a str"),
+        ("out\0.bin", ValueError, "invalid download path 'out\\x00.bin': it contains a NUL character"),
+        (b"out\0.bin", ValueError, "invalid download path 'out\\x00.bin': it contains a NUL character"),
+    ],
+)
+def test_non_paths_rejected_before_request(
+    server: TLSServer, responder: HTTPResponder, ca_file: str, path: object, error: type, text: str
+) -> None:
+    with tlskit.Client(cafile=ca_file) as client:
+        with pytest.raises(error) as caught:
+            client.download(server.url("/body"), path)  # type: ignore[arg-type]
+    assert str(caught.value).startswith(text)
+    assert responder.requests == []
+
+
 # Progress.
 
 

@@ -396,3 +396,20 @@ def test_redirect_timeout_covers_all_hops(
         tlskit.get(server.url("/loop"), cafile=ca_file, timeout=1, max_redirects=50)
     assert caught.value.phase == "total"
     assert caught.value.timeout == 1
+
+
+def test_repeated_location_followed(redirect_server: Tuple[TLSServer, HTTPResponder], ca_file: str) -> None:
+    server, responder = redirect_server
+    responder.routes["/start"] = (302, [("Location", "/final"), ("Location", "/final")], b"")
+    response = tlskit.get(server.url("/start"), cafile=ca_file)
+    assert response.body == b"arrived"
+
+
+def test_different_locations_refused(redirect_server: Tuple[TLSServer, HTTPResponder], ca_file: str) -> None:
+    # Joined as other fields are, "/final" and "/b" would make "/final, /b".
+    server, responder = redirect_server
+    responder.routes["/start"] = (302, [("Location", "/final"), ("Location", "/b")], b"")
+    with pytest.raises(RedirectError, match="2 different Location fields \\('/final', '/b'\\)") as caught:
+        tlskit.get(server.url("/start"), cafile=ca_file)
+    assert caught.value.location == "/final"
+    assert [request.target for request, _ in responder.requests] == ["/start"]

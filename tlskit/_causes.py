@@ -24,6 +24,7 @@ from ._chain_rules import (
     strict_violations,
     weak_key,
     weak_signature,
+    wrong_purpose,
 )
 from ._diagnosis import VerificationCause
 from ._handshake import CAFILE_SETTING, LOWER_SECURITY_LEVEL
@@ -371,6 +372,20 @@ def _revoked(facts: Facts) -> Finding:
     )
 
 
+def _wrong_purpose(facts: Facts) -> Finding:
+    for cert in _suspects(facts):
+        reason = wrong_purpose(cert)
+        if reason is not None:
+            return Finding(
+                VerificationCause.WRONG_PURPOSE,
+                f'the {_role(cert, facts)} "{cert.subject}" is not allowed for TLS servers: {reason}',
+                "Reissue it with serverAuth in its extendedKeyUsage, and with digitalSignature in the "
+                "keyUsage of a server certificate.",
+                cert,
+            )
+    return _from_code_alone(facts)
+
+
 def _other(facts: Facts) -> Finding:
     return Finding(
         VerificationCause.OTHER,
@@ -431,6 +446,7 @@ _HANDLERS: Dict[int, Callable[[Facts], Finding]] = {
     10: _expired,
     14: _expired,
     23: _revoked,
+    26: _wrong_purpose,
     62: _hostname,
     64: _hostname,
     66: _weak_key,
@@ -445,6 +461,7 @@ _CODE_CAUSES: Dict[int, VerificationCause] = {
     10: VerificationCause.EXPIRED,
     14: VerificationCause.EXPIRED,
     23: VerificationCause.REVOKED,
+    26: VerificationCause.WRONG_PURPOSE,
     62: VerificationCause.HOSTNAME_MISMATCH,
     64: VerificationCause.HOSTNAME_MISMATCH,
     66: VerificationCause.WEAK_KEY,

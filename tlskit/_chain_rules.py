@@ -10,6 +10,7 @@ certificate breaks, not whether a chain is authentic.
   ``VERIFY_X509_STRICT`` (the default of Python 3.13 and of tlskit), in the
   order OpenSSL checks them.
 - `weak_key` and `weak_signature` apply the limits of an OpenSSL security level.
+- `wrong_purpose` tells why a certificate may not serve a TLS server.
 """
 
 from __future__ import annotations
@@ -255,6 +256,35 @@ def weak_signature(cert: PeerCertificate, security_level: int = DEFAULT_SECURITY
         f"it is signed with {cert.signature_algorithm}, a digest that OpenSSL security level "
         f"{security_level} rejects"
     )
+
+
+# extendedKeyUsage purposes that allow a certificate in a TLS server's chain.
+_SERVER_PURPOSES = frozenset({"serverAuth", "anyExtendedKeyUsage"})
+
+# keyUsage bits of which a TLS server key needs one: to sign the handshake,
+# to decrypt an RSA key exchange, or to agree on a key (static ECDH).
+_SERVER_KEY_USAGES = frozenset({"digitalSignature", "keyEncipherment", "keyAgreement"})
+
+
+def wrong_purpose(cert: PeerCertificate) -> Optional[str]:
+    """Return why ``cert`` may not serve in a TLS server's chain, or None.
+
+    These are the extension checks behind OpenSSL's "unsuitable certificate
+    purpose" (X509_V_ERR_INVALID_PURPOSE) for the TLS server purpose: an
+    extendedKeyUsage, in the server certificate or a CA above it, must allow
+    serverAuth, and a server certificate's keyUsage must allow its key to be
+    used in a handshake. Strict verification does not change them.
+    """
+    purposes = cert.extended_key_usage
+    if purposes is not None and not _SERVER_PURPOSES & set(purposes):
+        return f"its extendedKeyUsage ({', '.join(purposes) or 'empty'}) does not include serverAuth"
+    usages = cert.key_usage
+    if not cert.is_ca and usages is not None and not _SERVER_KEY_USAGES & set(usages):
+        return (
+            f"its keyUsage ({', '.join(usages) or 'empty'}) has none of digitalSignature, "
+            "keyEncipherment and keyAgreement, which a TLS server key needs"
+        )
+    return None
 
 
 def names_host(cert: PeerCertificate, host: str) -> bool:

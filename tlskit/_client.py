@@ -52,7 +52,7 @@ from ._timeouts import Deadline, TimeoutType
 from ._url import URL, parse_url
 
 if TYPE_CHECKING:
-    from ._download import ProgressCallback
+    from ._download import PathArgument, ProgressCallback
 
 log = get_logger(__name__)
 
@@ -363,7 +363,7 @@ class Client(ClosesOnExit):
     def download(
         self,
         url: str,
-        path: str,
+        path: PathArgument,
         *,
         progress: Optional[ProgressCallback] = None,
         chunk_size: int = DEFAULT_DOWNLOAD_CHUNK_BYTES,
@@ -383,7 +383,7 @@ class Client(ClosesOnExit):
 
         Args:
             url: the URL to fetch.
-            path: where to save the body.
+            path: where to save the body: a str, bytes or os.PathLike path.
             progress: called as ``progress(bytes_received, total)`` at the
                 start, about five times a second while bytes arrive, and at
                 the end, with ``total`` from Content-Length when the
@@ -398,6 +398,8 @@ class Client(ClosesOnExit):
             HTTPStatusError: the status is 400 or more; nothing is written.
             OSError: ``path`` is a directory, its directory is missing or not
                 writable, or writing failed. The error names ``path``.
+            TypeError: ``path`` is not a path; ValueError: it holds a NUL
+                character. Both are raised before the request is sent.
             The errors of `get`.
         """
         from ._download import check_chunk_size, check_output, save_body  # Deferred: rarely used.

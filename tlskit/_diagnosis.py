@@ -51,6 +51,9 @@ class VerificationCause(str, enum.Enum):
     REVOKED = "revoked"
     """A certificate of the chain is listed in a CRL."""
 
+    WRONG_PURPOSE = "wrong_purpose"
+    """A certificate's extendedKeyUsage or keyUsage does not allow TLS server authentication."""
+
     OTHER = "other"
     """A failure without a specific diagnosis; the OpenSSL reason still applies."""
 

@@ -38,6 +38,7 @@ import time
 from typing import TYPE_CHECKING, Callable, NamedTuple, Optional, Tuple, Union
 
 from ._progress import REDRAW_INTERVAL_SECONDS
+from ._url import shorten
 
 if TYPE_CHECKING:
     from ._streaming import StreamingResponse
@@ -53,6 +54,10 @@ _MAX_LENGTH_DIGITS = 19
 _BINARY_FLAG = getattr(os, "O_BINARY", 0)
 
 
+# Path types that `Client.download` accepts: those of open(), except file descriptors.
+PathArgument = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
+
+
 class OutputTarget(NamedTuple):
     """An output path checked by `check_output`, and how the body will reach it."""
 
@@ -62,14 +67,16 @@ class OutputTarget(NamedTuple):
     in_place: bool  # a device, FIFO or socket, written directly instead of replaced
 
 
-def check_output(path: str) -> OutputTarget:
-    """Check that a body can be saved to ``path``, and return how it will be.
+def check_output(value: PathArgument) -> OutputTarget:
+    """Check that a body can be saved to the path ``value``, and return how it will be.
 
     Raises:
-        OSError naming ``path``: it is a directory or an unwritable file,
+        TypeError: ``value`` is not a str, bytes or os.PathLike path.
+        ValueError: the path contains a NUL character.
+        OSError naming the path: it is a directory or an unwritable file,
             or its directory is missing or not writable.
     """
-    path = os.fspath(path)
+    path = _path_text(value)
     if not path:
         raise FileNotFoundError(errno.ENOENT, "the path is empty", path)
     try:
@@ -93,6 +100,21 @@ def check_output(path: str) -> OutputTarget:
         # Replacing the file would get around its permissions, which curl and wget respect.
         raise PermissionError(errno.EACCES, "the file is not writable", path)
     return OutputTarget(path, file, status, False)
+
+
+def _path_text(value: object) -> str:
+    """Return the download path ``value`` as text; bytes are decoded as open() decodes them."""
+    try:
+        path = os.fsdecode(value)  # type: ignore[arg-type]
+    except TypeError:
+        raise TypeError(
+            f"invalid download path {shorten(repr(value))}: expected a str, bytes or os.PathLike path."
+        ) from None
+    if "\0" in path:
+        raise ValueError(
+            f"invalid download path {shorten(path)!r}: it contains a NUL character, which no file name can hold."
+        )
+    return path
 
 
 def _check_directory(directory: str, path: str) -> None:

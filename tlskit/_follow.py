@@ -29,7 +29,7 @@ from ._exchange import send_hop
 from ._log import get_logger
 from ._pinning import PeerOptions
 from ._pool import ConnectionPool
-from ._redirects import REDIRECT_STATUSES, next_url, redirect_error, redirected_spec
+from ._redirects import REDIRECT_STATUSES, next_url, redirect_error, redirected_spec, single_location
 from ._request import RequestOptions, RequestSpec
 from ._response import Response
 from ._retry import is_connect_failure
@@ -77,6 +77,7 @@ def send_and_follow(
             response.history = history
             return response
         history.append(_drained(response))
+        location = single_location(response.headers.get_all("location"), url, history)
         if len(history) > options.max_redirects:
             raise redirect_error(
                 TooManyRedirectsError,

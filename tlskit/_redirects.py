@@ -122,6 +122,32 @@ def redirect_error(
     return error(message, location=location, history=history, host=current.host, port=current.port)
 
 
+def single_location(values: Sequence[str], current: URL, history: Sequence[object]) -> str:
+    """Return the one Location of a redirect, which may be repeated but not differ.
+
+    RFC 9110 10.2.2 gives Location a single URI, so its values cannot be
+    joined into a list as other fields are: "/a" and "/b" would make the
+    URL "/a, /b", which the server never sent. Repeats of one value are
+    followed and different values are rejected.
+
+    Raises:
+        RedirectError: the Location fields hold different values.
+    """
+    first = values[0]
+    for other in values[1:]:
+        if other.strip() != first.strip():
+            shown = ", ".join(repr(shorten(value)) for value in values)
+            raise redirect_error(
+                RedirectError,
+                f"invalid redirect from {current}: it has {len(values)} different Location fields "
+                f"({shown}), so where it leads is ambiguous. The server must send one Location.",
+                current,
+                first,
+                history,
+            )
+    return first
+
+
 def next_url(current: URL, location: str, *, allow_http: bool, history: List[object]) -> URL:
     """Return the validated URL that a Location header points to.
 
