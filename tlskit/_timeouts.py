@@ -15,13 +15,18 @@ each read timeout therefore still cannot keep a call past its total.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
-from typing import Optional, Tuple, Union
+from typing import TYPE_CHECKING, Optional, Tuple, Union
 
 from ._errors import PolicyError, TimeoutExceededError, format_address, join_sentences
 
 # The fix that timeout messages end with; the command line names its options instead.
 TIMEOUT_FIX = "Raise the timeout or check the server."
+
+if TYPE_CHECKING:
+    from dataclasses import dataclass
+else:
+    # At run time, the same behaviour without importing dataclasses (see tlskit._frozen).
+    from ._frozen import dataclass
 
 _MESSAGES = {
     "connect": "connect to {address} timed out",
