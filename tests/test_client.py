@@ -63,6 +63,24 @@ def test_tls_facts(https_server: TLSServer, ca_file: str) -> None:
     assert tls.peer_certificate_der
 
 
+def test_tls_facts_per_connection(https_server: TLSServer, ca_file: str) -> None:
+    first = tlskit.get(https_server.url("/"), cafile=ca_file).tls
+    second = tlskit.get(https_server.url("/"), cafile=ca_file).tls
+    assert second.peer_certificate == first.peer_certificate
+    assert second.peer_certificate_der == first.peer_certificate_der
+    # Each response gets a dict of its own, so changing one changes no other.
+    assert second.peer_certificate is not first.peer_certificate
+    second.peer_certificate.clear()
+    assert first.peer_certificate["subjectAltName"]
+
+
+def test_tls_facts_without_verification(https_server: TLSServer, ca_file: str) -> None:
+    tlskit.get(https_server.url("/"), cafile=ca_file)
+    tls = tlskit.get(https_server.url("/"), verify=False).tls
+    assert tls.peer_certificate == {}
+    assert tls.peer_certificate_der
+
+
 def test_json_body(https_server: TLSServer, ca_file: str) -> None:
     assert tlskit.get(https_server.url("/json"), cafile=ca_file).json() == {"ok": True}
 

@@ -107,7 +107,10 @@ BYPASS = [
     (" , ,", "https://example.test/", False),
     # An invalid port makes the entry match no host, and never raises.
     ("example.test:" + "1" * 5000, "https://example.test/", False),
-    ("[::1]:" + "1" * 5000, "https://[::1]/", True),
+    ("[::1]:" + "1" * 5000, "https://[::1]/", False),
+    ("[::1]:x", "https://[::1]/", False),
+    ("[::1]x", "https://[::1]/", False),
+    ("example.test:", "https://example.test/", False),
     ("example.test:\u0661\u0662", "https://example.test:12/", False),
     ("fa\u00df.test", "https://fass.test/", False),
 ]

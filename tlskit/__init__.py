@@ -5,8 +5,7 @@ whose name starts with an underscore is private and may change.
 
 Public names are imported on first use (PEP 562): ``import tlskit`` alone
 loads no submodule, so a program pays at start-up only for what it uses,
-such as ``tlskit.get``, which needs ``ssl``, ``dataclasses`` and most of the
-client. Type checkers see the imports under ``TYPE_CHECKING`` below.
+such as ``tlskit.get``, which needs ``ssl`` and most of the client. Type checkers see the imports under ``TYPE_CHECKING`` below.
 """
 
 from __future__ import annotations

@@ -14,13 +14,18 @@ import base64
 import binascii
 import datetime
 import hashlib
-from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple, Union
 
 from ._der import DERError, read_spki
 from ._errors import PolicyError
 from ._extensions import CertificateExtension
 from ._x509 import parse_certificate
+
+if TYPE_CHECKING:
+    from dataclasses import dataclass, field
+else:
+    # At run time, the same behaviour without importing dataclasses (see tlskit._frozen).
+    from ._frozen import dataclass, field
 
 PIN_PREFIX = "sha256/"
 

@@ -131,6 +131,30 @@ def verified_chain(sock: ssl.SSLSocket) -> List[bytes]:
     return [leaf] if leaf else []
 
 
+# Decoded peer certificates, by DER. Decoding is the largest part of building
+# TLSInfo, and a client sees the same few certificates again and again.
+MAX_DECODED_CERTIFICATES = 64
+_decoded_certificates: Dict[bytes, Dict[str, object]] = {}
+
+
+def _decoded_certificate(sock: ssl.SSLSocket, der: Optional[bytes]) -> Dict[str, object]:
+    """Return a new dict of `ssl.SSLSocket.getpeercert` for ``sock``, whose leaf is ``der``.
+
+    The decoded form is a function of the DER alone when the context
+    verifies, and getpeercert returns an empty dict when it does not. The
+    values are tuples, strings and ints, so copies may share them.
+    """
+    if der is None or sock.context.verify_mode == ssl.CERT_NONE:
+        return dict(sock.getpeercert() or {})
+    decoded = _decoded_certificates.get(der)
+    if decoded is None:
+        decoded = dict(sock.getpeercert() or {})
+        if len(_decoded_certificates) >= MAX_DECODED_CERTIFICATES:
+            _decoded_certificates.clear()
+        _decoded_certificates[der] = decoded
+    return dict(decoded)
+
+
 def is_unclean_eof(exc: ssl.SSLError) -> bool:
     """Return whether ``exc`` reports a TCP close without a TLS close_notify.
 
@@ -172,12 +196,13 @@ class Connection:
         sock = self.sock
         if self._tls is None and isinstance(sock, ssl.SSLSocket):
             cipher = sock.cipher()
+            der = self.leaf_der or sock.getpeercert(binary_form=True)
             self._tls = TLSInfo(
                 version=sock.version(),
                 cipher=cipher[0] if cipher else None,
                 alpn=sock.selected_alpn_protocol(),
-                peer_certificate=dict(sock.getpeercert() or {}),
-                peer_certificate_der=self.leaf_der or sock.getpeercert(binary_form=True),
+                peer_certificate=_decoded_certificate(sock, der),
+                peer_certificate_der=der,
                 session_reused=bool(sock.session_reused),
             )
         return self._tls

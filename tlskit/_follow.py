@@ -20,7 +20,6 @@ override again, as curl's ``--connect-to`` applies to one host and port.
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from typing import List, Optional
 
@@ -104,6 +103,8 @@ def _without_server_hostname(options: RequestOptions) -> RequestOptions:
         "redirect leaves the origin that server_hostname %r names; verifying the new host",
         policy.server_hostname,
     )
+    import dataclasses  # Deferred: only such redirects need it.
+
     stripped = dataclasses.replace(policy, server_hostname=None)
     # The policy itself keys pooled connections, as for a call that overrides policy fields.
     return options._replace(policy=stripped, pool_key=stripped)

@@ -17,10 +17,10 @@ import ipaddress
 import os
 import re
 import ssl
-from dataclasses import dataclass, field, fields
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from ._errors import PolicyError
+from ._frozen import field_names
 from ._url import idna_encode
 from ._versions import (
     LOWEST_MODERN_VERSION,
@@ -32,6 +32,12 @@ from ._versions import (
     parse_version,
     version_label,
 )
+
+if TYPE_CHECKING:
+    from dataclasses import dataclass, field
+else:
+    # At run time, the same behaviour without importing dataclasses (see tlskit._frozen).
+    from ._frozen import dataclass, field
 
 PathType = Union[str, "os.PathLike[str]"]
 PasswordType = Union[str, bytes, Callable[[], Union[str, bytes]]]
@@ -460,7 +466,7 @@ class TLSPolicy:
             )
 
 
-POLICY_FIELDS: Tuple[str, ...] = tuple(f.name for f in fields(TLSPolicy))
+POLICY_FIELDS: Tuple[str, ...] = field_names(TLSPolicy)
 _POLICY_FIELD_SET = frozenset(POLICY_FIELDS)
 
 # Policies that make_policy built, by base policy and overrides, so that

@@ -187,12 +187,18 @@ NoProxyEntry = Tuple[Optional[str], Optional[IPNetwork], Optional[int]]
 
 
 def _parse_no_proxy_entry(entry: str) -> NoProxyEntry:
-    """Split one NO_PROXY entry into (host suffix, IP network, port); one of the first two is None."""
+    """Split one NO_PROXY entry into (host suffix, IP network, port).
+
+    At most one of the first two is set, and neither for an entry that matches no host.
+    """
     port = None
     if entry.startswith("["):
         address, _, rest = entry[1:].partition("]")
-        if rest.startswith(":"):
-            port = parse_port(rest[1:])
+        if rest:
+            port = parse_port(rest[1:]) if rest.startswith(":") else None
+            if port is None:
+                # As for a name, an invalid port makes the entry match no host.
+                return None, None, None
         entry = address
     elif entry.count(":") == 1:
         host, _, port_text = entry.partition(":")

@@ -23,11 +23,16 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import dataclass
-from typing import AbstractSet, Any, Callable, FrozenSet, Optional, Union
+from typing import TYPE_CHECKING, AbstractSet, Any, Callable, FrozenSet, Optional, Union
 
 from ._errors import ConnectError, PolicyError, ProxyError, TimeoutExceededError
 from ._timeouts import MAX_TIMEOUT_SECONDS
+
+if TYPE_CHECKING:
+    from dataclasses import dataclass
+else:
+    # At run time, the same behaviour without importing dataclasses (see tlskit._frozen).
+    from ._frozen import dataclass
 
 # Methods that RFC 9110 9.2.2 defines as idempotent: safe to send twice.
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})

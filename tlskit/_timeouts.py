@@ -17,10 +17,15 @@ so without a total a server cannot hold a call by dripping its head either.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
-from typing import Optional, Tuple, Union
+from typing import TYPE_CHECKING, Optional, Tuple, Union
 
 from ._errors import PolicyError, TimeoutExceededError, format_address
+
+if TYPE_CHECKING:
+    from dataclasses import dataclass
+else:
+    # At run time, the same behaviour without importing dataclasses (see tlskit._frozen).
+    from ._frozen import dataclass
 
 _MESSAGES = {
     "connect": "connect to {address} timed out",
