@@ -36,6 +36,14 @@ def assert_cli_terms_only(text: str) -> None:
         assert term not in text, f"{term!r} in {text!r}"
 
 
+def failed_verification(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
+    """Run the command line, which must fail verification, and return stderr, checked for library terms."""
+    status, _, error = run_cli(capsys, *argv)
+    assert status == EXIT_VERIFICATION
+    assert_cli_terms_only(error)
+    return error
+
+
 def serve(start_server: StartServer, context: object) -> TLSServer:
     return start_server(HTTPResponder({"/": (200, [], b"ok")}), context)
 
@@ -50,11 +58,9 @@ def test_untrusted_root_names_cacert(
 ) -> None:
     context = server_context(hierarchy.pki, hierarchy.leaf, hierarchy.intermediate)
     server = serve(start_server, context)
-    status, _, error = run_cli(capsys, "get", server.url("/"))
-    assert status == EXIT_VERIFICATION
+    error = failed_verification(capsys, "get", server.url("/"))
     assert "is your private root CA, add its certificate to the file given with --cacert." in error
     assert "\n  trust: system store " in error
-    assert_cli_terms_only(error)
 
 
 def test_missing_intermediate_names_cacert(
@@ -63,13 +69,11 @@ def test_missing_intermediate_names_cacert(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     server = serve(start_server, server_context(hierarchy.pki, hierarchy.leaf))
-    status, _, error = run_cli(
+    error = failed_verification(
         capsys, "get", server.url("/"), "--cacert", hierarchy.root_file, "--no-system-ca"
     )
-    assert status == EXIT_VERIFICATION
     assert "Adding it to the file given with --cacert also works" in error
     assert f"\n  trust: --cacert {hierarchy.root_file}; no system store (--no-system-ca)\n" in error
-    assert_cli_terms_only(error)
 
 
 def test_weak_key_leaves_out_security_level(
@@ -78,10 +82,8 @@ def test_weak_key_leaves_out_security_level(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     server = serve(start_server, server_context(hierarchy.pki, hierarchy.rsa1024_leaf))
-    status, _, error = run_cli(capsys, "get", server.url("/"), "--cacert", hierarchy.root_file)
-    assert status == EXIT_VERIFICATION
+    error = failed_verification(capsys, "get", server.url("/"), "--cacert", hierarchy.root_file)
     assert "Reissue it with an RSA key of at least 2048 bits or an ECDSA P-256 key.\n" in error
-    assert_cli_terms_only(error)
 
 
 def test_strict_rule_leaves_out_strict_x509(
@@ -91,11 +93,9 @@ def test_strict_rule_leaves_out_strict_x509(
 ) -> None:
     context = server_context(hierarchy.pki, hierarchy.bc_not_critical_leaf, hierarchy.bc_not_critical)
     server = serve(start_server, context)
-    status, _, error = run_cli(capsys, "get", server.url("/"), "--cacert", hierarchy.root_file)
-    assert status == EXIT_VERIFICATION
+    error = failed_verification(capsys, "get", server.url("/"), "--cacert", hierarchy.root_file)
     assert "basicConstraints of a CA must be critical" in error
     assert "which is why it may work elsewhere.\n" in error
-    assert_cli_terms_only(error)
 
 
 def test_expired_lists_cacert_as_trust(
@@ -105,11 +105,9 @@ def test_expired_lists_cacert_as_trust(
         "127.0.0.1", not_after=datetime.datetime(2020, 1, 1, tzinfo=datetime.timezone.utc)
     )
     server = serve(start_server, make_server_context(expired))
-    status, _, error = run_cli(capsys, "get", server.url("/"), "--cacert", ca_file)
-    assert status == EXIT_VERIFICATION
+    error = failed_verification(capsys, "get", server.url("/"), "--cacert", ca_file)
     assert "expired on 2020-01-01 00:00 UTC" in error
     assert f"\n  trust: --cacert {ca_file}; system store " in error
-    assert_cli_terms_only(error)
 
 
 def test_failure_through_proxy_names_cacert(
@@ -117,11 +115,9 @@ def test_failure_through_proxy_names_cacert(
 ) -> None:
     # No second handshake goes through a proxy, so the fix is the one for the error's class.
     with ConnectProxy() as proxy:
-        status, _, error = run_cli(capsys, "get", https_server.url("/"), "--proxy", proxy.url)
-    assert status == EXIT_VERIFICATION
+        error = failed_verification(capsys, "get", https_server.url("/"), "--proxy", proxy.url)
     assert "Add the issuing CA to the file given with --cacert, or make the server send" in error
     assert "chain not read: the connection went through a proxy" in error
-    assert_cli_terms_only(error)
 
 
 # tlskit doctor.

@@ -341,12 +341,16 @@ def test_pin_matches(
     assert get(https_server.url("/"), "--cacert", ca_file, "--pin", value) == EXIT_OK
 
 
-def test_pin_mismatch(https_server: TLSServer, responder: HTTPResponder, ca_file: str) -> None:
-    assert (
-        get(https_server.url("/"), "--cacert", ca_file, "--pin", "sha256/" + "A" * 43 + "=")
-        == EXIT_VERIFICATION
-    )
+def test_pin_mismatch(
+    https_server: TLSServer, responder: HTTPResponder, ca_file: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    wrong = "sha256/" + "A" * 43 + "="
+    assert get(https_server.url("/"), "--cacert", ca_file, "--pin", wrong) == EXIT_VERIFICATION
     assert responder.requests == []
+    error = capsys.readouterr().err
+    assert f"but --pin allows only {wrong}." in error
+    assert "add its new pin to --pin." in error
+    assert "TLSPolicy" not in error
 
 
 def mtls_server(start_server: StartServer, server_cert: trustme.LeafCert, ca: trustme.CA) -> TLSServer:
@@ -501,7 +505,8 @@ def silent_server(start_server: StartServer) -> Iterator[TLSServer]:
 
 def test_timeout(silent_server: TLSServer, ca_file: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert get(silent_server.url("/"), "--cacert", ca_file, "--timeout", "0.3") == EXIT_TIMEOUT
-    assert "timed out" in capsys.readouterr().err
+    error = capsys.readouterr().err
+    assert "timed out after 0.3 s. Raise --timeout or check the server.\n" in error
 
 
 def test_max_time(start_server: StartServer, ca_file: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -522,7 +527,8 @@ def test_max_time(start_server: StartServer, ca_file: str, capsys: pytest.Captur
         )
     finally:
         release.set()
-    assert "total timeout" in capsys.readouterr().err
+    error = capsys.readouterr().err
+    assert "exceeded its total timeout after 0.5 s. Raise --max-time or check the server.\n" in error
 
 
 @pytest.mark.parametrize(

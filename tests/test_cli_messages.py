@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gzip
+import os
 import ssl
 from typing import Callable, List
 
@@ -85,6 +87,18 @@ def redirect_to_http(start_server: StartServer, plain_server: TLSServer) -> TLSS
     return start_server(HTTPResponder({"/go": (302, [("Location", location)], b"")}))
 
 
+def test_url_credentials_named_header(
+    https_server: TLSServer, ca_file: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = https_server.url("/").replace("https://", "https://user:s3cret@")
+    assert get(url, "--cacert", ca_file) == EXIT_POLICY
+    paragraph = error_paragraph(capsys)
+    assert "tlskit get does not send credentials from a URL" in paragraph
+    assert "-H 'Authorization: Basic BASE64'" in paragraph
+    assert "s3cret" not in paragraph
+    assert_cli_terms_only(paragraph)
+
+
 def test_redirect_to_http_names_allow_http(
     redirect_to_http: TLSServer, plain_server: TLSServer, ca_file: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -148,6 +162,36 @@ def test_library_limit_keeps_its_terms(start_server: StartServer, ca_file: str) 
         tlskit.get(server.url("/big"), cafile=ca_file, max_body=4999)
     assert caught.value.limit == "max_body"
     assert "max_body (4999 bytes)" in str(caught.value)
+
+
+def test_decompression_bomb_names_header(
+    start_server: StartServer, ca_file: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Beyond the grace size, a body that expands over 100 times is rejected.
+    bomb = gzip.compress(b"\0" * (9 * 1024 * 1024))
+    server = start_server(HTTPResponder({"/": (200, [("Content-Encoding", "gzip")], bomb)}))
+    assert get(server.url("/"), "--cacert", ca_file, "-o", os.devnull) == EXIT_PROTOCOL
+    paragraph = error_paragraph(capsys)
+    assert "looks like a decompression bomb" in paragraph
+    assert (
+        "tlskit get has no option to raise this limit. Pass -H 'Accept-Encoding: identity' to ask the "
+        "server for the body without compression." in paragraph
+    )
+    assert_cli_terms_only(paragraph)
+
+
+def test_unsupported_coding_names_header(
+    start_server: StartServer, ca_file: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    server = start_server(HTTPResponder({"/": (200, [("Content-Encoding", "br")], b"\x0b\x02\x80ok\x03")}))
+    assert get(server.url("/"), "--cacert", ca_file) == EXIT_PROTOCOL
+    paragraph = error_paragraph(capsys)
+    assert paragraph.startswith("tlskit: unsupported Content-Encoding 'br': tlskit decodes gzip and deflate.")
+    assert (
+        "Pass -H 'Accept-Encoding: identity' to ask the server for the body without compression." in paragraph
+    )
+    assert_cli_terms_only(paragraph)
+    assert "decode_content" not in paragraph
 
 
 # Verification and handshake.

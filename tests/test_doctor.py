@@ -16,7 +16,8 @@ from conftest import make_server_context
 from servers import HTTPResponder, TLSServer
 from tlskit._chain_rules import names_host, strict_violations
 from tlskit._cli import EXIT_CONNECT, EXIT_OK, EXIT_USAGE, EXIT_VERIFICATION, main
-from tlskit._doctor import Finding, Severity, examine_bundle
+from tlskit._doctor import examine_bundle
+from tlskit._doctor_checks import Finding, Severity
 from tlskit._url import parse_url
 
 pytestmark = pytest.mark.skipif(OPENSSL is None, reason="the openssl command is not installed")

@@ -542,23 +542,23 @@ def test_threads_share_file(https_server: TLSServer, ca_file: str, tmp_path: Pat
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
 @pytest.mark.filterwarnings(FORK_WARNING)
-def test_fork_child_reopens_file(ca: trustme.CA, tmp_path: Path) -> None:
-    path = tmp_path / "peers.sqlite3"
-    der = leaf_der(ca.issue_cert("a.test"))
-    cache = PeerCache(path)
-    cache.record("parent.test", 443, [der], "TLSv1.3")
+def test_fork_child_reopens_file(start_server: StartServer, ca_file: str, tmp_path: Path) -> None:
+    parent_server, child_server = start_server(ok_responder()), start_server(ok_responder())
+    cache = PeerCache(tmp_path / "peers.sqlite3")
+    fetch(parent_server.url("/"), ca_file, cache)
     parent_connection = cache._store._db
     pid = os.fork()
     if pid == 0:  # The child exits without pytest's teardown; its status is the result.
         status = 1
         try:
             if cache._store._db is None:
-                cache.record("child.test", 443, [der], "TLSv1.3")
+                fetch(child_server.url("/"), ca_file, cache)
                 status = 0 if cache._store._db is not parent_connection else 2
         finally:
             os._exit(status)
     _, status = os.waitpid(pid, 0)
     assert os.WIFEXITED(status)
     assert os.WEXITSTATUS(status) == 0
-    assert [record.host for record in cache.records()] == ["child.test", "parent.test"]
+    ports = sorted((parent_server.port, child_server.port))
+    assert [record.port for record in cache.records()] == ports
     cache.close()

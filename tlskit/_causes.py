@@ -210,7 +210,7 @@ def _hostname(facts: Facts) -> Finding:
         else:
             summary = "the server's certificate has no subjectAltName and no common name, so it names no host"
     wildcard_note = _wildcard_note(facts.host, leaf.dns_names)
-    kind = "IP" if _is_ip(facts.host) else "DNS"
+    kind = "IP" if is_ip_address(facts.host) else "DNS"
     return Finding(
         VerificationCause.HOSTNAME_MISMATCH,
         summary + wildcard_note,
@@ -232,7 +232,8 @@ def _common_name(subject: str) -> Optional[str]:
     return found.group(1) if found else None
 
 
-def _is_ip(host: str) -> bool:
+def is_ip_address(host: str) -> bool:
+    """Return whether ``host`` is an IPv4 or IPv6 address, not a name."""
     try:
         ipaddress.ip_address(host)
     except ValueError:
@@ -299,28 +300,32 @@ def _clock_hint(now: datetime.datetime, limit: datetime.datetime) -> Tuple[bool,
 # Algorithms and rules.
 
 
+_WEAK_KEY_FIX = (
+    f"Reissue it with an RSA key of at least 2048 bits or an ECDSA P-256 key{LOWER_SECURITY_LEVEL}."
+)
+_WEAK_SIGNATURE_FIX = f"Reissue it signed with SHA-256 or a stronger digest{LOWER_SECURITY_LEVEL}."
+
+
 def _weak_key(facts: Facts) -> Finding:
-    for cert in _suspects(facts):
-        reason = weak_key(cert, facts.security_level)
-        if reason:
-            return Finding(
-                VerificationCause.WEAK_KEY,
-                f'the {_role(cert, facts)} "{cert.subject}" is too weak: {reason}',
-                f"Reissue it with an RSA key of at least 2048 bits or an ECDSA P-256 key{LOWER_SECURITY_LEVEL}.",
-                cert,
-            )
-    return _other(facts)
+    return _first_weak(facts, weak_key, VerificationCause.WEAK_KEY, _WEAK_KEY_FIX)
 
 
 def _weak_signature(facts: Facts) -> Finding:
+    return _first_weak(facts, weak_signature, VerificationCause.WEAK_SIGNATURE, _WEAK_SIGNATURE_FIX)
+
+
+def _first_weak(
+    facts: Facts,
+    find_weakness: Callable[[PeerCertificate, int], Optional[str]],
+    cause: VerificationCause,
+    fix: str,
+) -> Finding:
+    """Return a finding for the first suspect certificate that ``find_weakness`` describes, else `_other`."""
     for cert in _suspects(facts):
-        reason = weak_signature(cert, facts.security_level)
+        reason = find_weakness(cert, facts.security_level)
         if reason:
             return Finding(
-                VerificationCause.WEAK_SIGNATURE,
-                f'the {_role(cert, facts)} "{cert.subject}" is too weak: {reason}',
-                f"Reissue it signed with SHA-256 or a stronger digest{LOWER_SECURITY_LEVEL}.",
-                cert,
+                cause, f'the {_role(cert, facts)} "{cert.subject}" is too weak: {reason}', fix, cert
             )
     return _other(facts)
 

@@ -8,9 +8,10 @@ import sys
 from typing import Any, List
 
 from ._cli_errors import in_cli_terms
-from ._cli_options import policy_fields, tls_options
+from ._cli_options import add_tls_verb, policy_fields
 from ._cli_values import count, seconds
-from ._doctor import Report, examine_bundle, examine_url
+from ._doctor import examine_bundle, examine_url
+from ._doctor_checks import Report
 from ._doctor_report import format_report, report_to_json
 from ._policy import DEFAULT_EXPIRY_WARNING_DAYS, TLSPolicy
 from ._url import parse_url
@@ -24,9 +25,10 @@ MAX_DAYS = 999_999
 
 def add_doctor_parser(commands: Any) -> None:
     """Add ``tlskit doctor`` to ``commands``."""
-    doctor = commands.add_parser(
+    doctor = add_tls_verb(
+        commands,
         "doctor",
-        parents=[tls_options(verb="doctor")],
+        run=run_doctor,
         help="lint a server's chain or a CA bundle against what verification enforces",
         description="Check a server's certificate chain, a CA bundle, or both, against the checks of "
         "strict verification (Python 3.13's default): validity and coming expiry, weak keys and "
@@ -55,8 +57,6 @@ def add_doctor_parser(commands: Any) -> None:
         help=f"limit on each connect and handshake (default {DEFAULT_TIMEOUT_SECONDS:g})",
     )
     doctor.add_argument("--json", action="store_true", help="print the reports as a JSON array")
-    doctor.add_argument("--debug", action="store_true", help="show tracebacks and DEBUG logs")
-    doctor.set_defaults(run=run_doctor)
 
 
 def run_doctor(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:

@@ -14,11 +14,11 @@ of wording there cannot slip past this module.
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import re
 from typing import Callable, Dict, List, Optional, Sequence, Tuple, Type
 
-from ._causes import STRICT_X509_OFF
+from ._causes import STRICT_X509_OFF, is_ip_address
+from ._decoding import KEEP_ENCODED, RAISE_DECODED_LIMIT, RAISE_EXPANSION_LIMIT
 from ._diagnose import NO_SYSTEM_STORE, restate_message
 from ._errors import (
     ClientCertificateRequiredError,
@@ -28,6 +28,7 @@ from ._errors import (
     LimitExceededError,
     PolicyError,
     ProtocolVersionError,
+    TimeoutExceededError,
     TLSKitError,
     TooManyRedirectsError,
     VerificationError,
@@ -36,6 +37,8 @@ from ._errors import (
 )
 from ._expiry import CAFILE_SOURCE, CLIENT_CERT_SOURCE
 from ._handshake import CAFILE_SETTING, LOWER_SECURITY_LEVEL, RELAX_STRICT_X509
+from ._pinning import PINS_SETTING
+from ._timeouts import TIMEOUT_FIX
 from ._url import shorten
 
 DEFAULT_HTTPS_PORT = 443
@@ -62,12 +65,18 @@ _FIELD_NAMES = re.compile(
     r"|client_key|cafile|capath)\b"
 )
 
+_IDENTITY_FIX = "Pass -H 'Accept-Encoding: identity' to ask the server for the body without compression."
+_DECODING_LIMIT_FIX = f"tlskit get has no option to raise this limit. {_IDENTITY_FIX}"
 # Phrases of the library's fixes and warnings, and the command line's wording
 # in their place, longest first. An empty replacement drops a choice that no option offers.
 _LIBRARY_PHRASES: Sequence[Tuple[str, str]] = (
     (CLIENT_CERT_SOURCE, "the --cert file"),
     (CAFILE_SOURCE, "a certificate of the {cafile} bundle"),
     (CAFILE_SETTING, "the file given with {cafile}"),
+    (PINS_SETTING, "--pin"),
+    (RAISE_DECODED_LIMIT, _DECODING_LIMIT_FIX),
+    (RAISE_EXPANSION_LIMIT, _DECODING_LIMIT_FIX),
+    (KEEP_ENCODED, _IDENTITY_FIX),
     (LOWER_SECURITY_LEVEL, ""),
     (RELAX_STRICT_X509, ""),
     (STRICT_X509_OFF, ""),
@@ -112,7 +121,7 @@ def describe_error(exc: TLSKitError, args: argparse.Namespace) -> str:
             message = render(exc, args)
             if message is not None:
                 return message
-    return str(exc)
+    return in_cli_terms(str(exc), args)
 
 
 # Redirects and limits.
@@ -153,6 +162,16 @@ def _limit_exceeded(exc: TLSKitError, args: argparse.Namespace) -> Optional[str]
     )
 
 
+def _timeout(exc: TLSKitError, args: argparse.Namespace) -> Optional[str]:
+    assert isinstance(exc, TimeoutExceededError)
+    option = "--max-time" if exc.phase == "total" else "--timeout"
+    fix = f"Raise {option} or check the server."
+    message = str(exc)
+    if TIMEOUT_FIX in message:
+        return message.replace(TIMEOUT_FIX, fix)
+    return join_sentences(message, fix)
+
+
 # Verification and handshake.
 
 
@@ -179,7 +198,7 @@ def _hostname_mismatch(exc: TLSKitError, args: argparse.Namespace) -> Optional[s
             f"Put a name that the certificate lists in the URL, and add --connect-to "
             f"NAME:{url_port}:{target}:{exc.port} to keep connecting to {format_address(exc.host, exc.port)}"
         )
-    kind = "IP" if _is_ip(name) else "DNS"
+    kind = "IP" if is_ip_address(name) else "DNS"
     fix = f"{choice}, or reissue the certificate with {kind}:{name} in its subjectAltName."
     return _restate(exc, args, fix)
 
@@ -190,14 +209,6 @@ def _listed_names(exc: HostnameMismatchError) -> List[str]:
     if diagnosis is None or not diagnosis.chain:
         return []
     return [name for name in diagnosis.chain[0].dns_names if not name.startswith("*")]
-
-
-def _is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
 
 
 def _verification(exc: TLSKitError, args: argparse.Namespace) -> Optional[str]:
@@ -305,6 +316,7 @@ _RENDERERS: Sequence[Tuple[Type[TLSKitError], Renderer]] = (
     (InsecureRedirectError, _insecure_redirect),
     (TooManyRedirectsError, _too_many_redirects),
     (LimitExceededError, _limit_exceeded),
+    (TimeoutExceededError, _timeout),
     (HostnameMismatchError, _hostname_mismatch),
     (VerificationError, _verification),
     (ProtocolVersionError, _protocol_version),

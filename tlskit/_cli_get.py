@@ -22,7 +22,7 @@ import sys
 from typing import Any, Dict, List, Optional, Tuple, Union
 
 from ._certs import PeerCertificate, extension_json, sha256_fingerprint
-from ._cli_options import ConnectTo, connect_to_rule, policy_fields, tls_options
+from ._cli_options import ConnectTo, add_tls_verb, connect_to_rule, policy_fields
 from ._cli_values import count, seconds, size
 from ._client import Client
 from ._connection import TLSInfo
@@ -45,18 +45,17 @@ MAX_REDIRECTS = 1000
 
 def add_get_parser(commands: Any) -> None:
     """Add ``tlskit get`` and its options to ``commands``."""
-    get = commands.add_parser(
+    get = add_tls_verb(
+        commands,
         "get",
-        parents=[tls_options(verb="get")],
         help="fetch a URL and print or save the body",
         description="Fetch a URL over HTTPS and write the body to stdout or a file. Option names follow curl.",
+        run=run_get,
     )
     get.add_argument("url", help="https:// URL to fetch (http:// with --allow-http)")
     _add_output_options(get.add_argument_group("output"))
     _add_request_options(get.add_argument_group("request"))
     _add_limit_options(get.add_argument_group("limits"))
-    get.add_argument("--debug", action="store_true", help="show tracebacks and DEBUG logs")
-    get.set_defaults(run=run_get)
 
 
 def _add_output_options(group: Any) -> None:
@@ -186,9 +185,16 @@ def _requested_url(args: argparse.Namespace) -> URL:
     """Parse the URL argument, which is https unless --allow-http is given.
 
     Raises:
-        InvalidURLError: the URL is invalid, or http without --allow-http.
+        InvalidURLError: the URL is invalid, carries credentials, or is http without --allow-http.
     """
     url = parse_url(args.url, allow_http=True)
+    if url.userinfo is not None:
+        raise InvalidURLError(
+            f"invalid URL {shorten(redact_userinfo(args.url))!r} with user:password@ in it: tlskit get does "
+            "not send credentials from a URL. Remove them from the URL and pass -H 'Authorization: Basic "
+            "BASE64', where BASE64 is the base64 encoding of user:password.",
+            field="url",
+        )
     if url.scheme == "http" and not args.allow_http:
         raise InvalidURLError(
             f"invalid URL {shorten(redact_userinfo(args.url))!r}: tlskit get fetches https:// URLs only. Pass "

@@ -214,18 +214,38 @@ def _port(value: str, text: str) -> Optional[int]:
 # tlskit policy
 
 
+def add_tls_verb(
+    commands: Any, name: str, *, help: str, description: str, run: Callable[..., int]
+) -> argparse.ArgumentParser:
+    """Add the subcommand ``name`` with the TLS options, ``--debug`` and ``run`` as its action.
+
+    Returns:
+        The subcommand's parser, for the options of its own.
+    """
+    parser: argparse.ArgumentParser = commands.add_parser(
+        name, parents=[tls_options(verb=name)], help=help, description=description
+    )
+    add_debug_option(parser)
+    parser.set_defaults(run=run)
+    return parser
+
+
+def add_debug_option(parser: argparse.ArgumentParser) -> None:
+    """Add ``--debug``, which every verb takes."""
+    parser.add_argument("--debug", action="store_true", help="show tracebacks and DEBUG logs")
+
+
 def add_policy_parser(commands: Any) -> None:
     """Add ``tlskit policy``, which prints the effective policy for the TLS options given."""
-    policy = commands.add_parser(
+    add_tls_verb(
+        commands,
         "policy",
-        parents=[tls_options(verb="policy")],
         help="print the TLS policy that the options put in effect",
         description="Print the TLS policy that the given options put in effect, as TLSPolicy.describe() "
         "shows it: versions, cipher suites, security level, verification, trust sources, pins, client "
         "certificate. Nothing is contacted and no file is loaded; secrets are never shown.",
+        run=run_policy,
     )
-    policy.add_argument("--debug", action="store_true", help="show tracebacks and DEBUG logs")
-    policy.set_defaults(run=run_policy)
 
 
 def run_policy(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:

@@ -14,6 +14,7 @@ import os
 import sys
 from typing import Any, Dict, List, Optional, Sequence
 
+from ._cli_options import add_debug_option
 from ._cli_values import seconds
 from ._errors import PolicyError
 from ._inspect import format_inspection, inspect_url
@@ -53,7 +54,7 @@ def add_parsers(commands: Any) -> None:
         help="limit on each connect and handshake (default 30)",
     )
     inspect.add_argument("--json", action="store_true", help="print one JSON object instead of text")
-    inspect.add_argument("--debug", action="store_true", help="show tracebacks and DEBUG logs")
+    add_debug_option(inspect)
     inspect.set_defaults(run=run_inspect)
 
     cache = commands.add_parser(
@@ -67,7 +68,7 @@ def add_parsers(commands: Any) -> None:
         metavar="PATH",
         help=f"peer cache file (default {DEFAULT_CACHE_FILE})",
     )
-    cache.add_argument("--debug", action="store_true", help="show tracebacks and DEBUG logs")
+    add_debug_option(cache)
     verbs = cache.add_subparsers(dest="verb", metavar="VERB")
     verbs.required = True
     # --file is also accepted after the verb, where it overrides one given before.

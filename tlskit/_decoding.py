@@ -38,6 +38,14 @@ DECODE_PIECE_BYTES = 64 * 1024
 # default ratio: repetitive logs and CSV gzip about 150 to 700 times.
 RATIO_GRACE_BYTES = 8 * 1024 * 1024
 
+# Fixes that decoding errors end with. The command line has no options for
+# them, so it replaces these phrases with advice to send Accept-Encoding: identity.
+RAISE_DECODED_LIMIT = (
+    "Raise Limits.max_decoded_bytes, or pass decode_content=False to receive the encoded bytes."
+)
+RAISE_EXPANSION_LIMIT = "Raise Limits.max_expansion_ratio if the server is trusted."
+KEEP_ENCODED = "Pass decode_content=False to receive the encoded bytes."
+
 _GZIP_WBITS = 16 + 15  # zlib's window bits for a gzip header and trailer
 _ZLIB_WBITS = 15  # zlib header (RFC 1950)
 _RAW_WBITS = -15  # bare deflate data (RFC 1951)
@@ -165,8 +173,7 @@ class ContentDecoder:
         if self._max_decoded is not None and decoded > self._max_decoded:
             raise LimitExceededError(
                 f"decoded response body exceeds max_decoded_bytes ({self._max_decoded} bytes) "
-                f"after {self.encoded_bytes} encoded bytes. Raise Limits.max_decoded_bytes, or pass "
-                "decode_content=False to receive the encoded bytes.",
+                f"after {self.encoded_bytes} encoded bytes. {RAISE_DECODED_LIMIT}",
                 limit="max_decoded_bytes",
                 value=self._max_decoded,
             )
@@ -174,7 +181,7 @@ class ContentDecoder:
             raise LimitExceededError(
                 f"response body expands more than max_expansion_ratio ({self._max_ratio}) times: "
                 f"{self.encoded_bytes} encoded bytes gave {decoded} bytes, which looks like a "
-                "decompression bomb. Raise Limits.max_expansion_ratio if the server is trusted.",
+                f"decompression bomb. {RAISE_EXPANSION_LIMIT}",
                 limit="max_expansion_ratio",
                 value=self._max_ratio,
             )
@@ -197,8 +204,7 @@ def parse_codings(values: Sequence[str]) -> List[str]:
                 coding = "gzip"
             if coding not in ("gzip", "deflate"):
                 raise DecodingError(
-                    f"unsupported Content-Encoding {coding!r}: tlskit decodes gzip and deflate. "
-                    "Pass decode_content=False to receive the encoded bytes."
+                    f"unsupported Content-Encoding {coding!r}: tlskit decodes gzip and deflate. {KEEP_ENCODED}"
                 )
             codings.append(coding)
     if len(codings) > MAX_CONTENT_ENCODINGS:

@@ -16,31 +16,37 @@ certificate of that chain, and of a bundle, is then checked for:
 - the host name against the leaf's subjectAltName (error).
 
 An error is a finding that makes verification fail now; the command exits
-non-zero when there is one.
+non-zero when there is one. The findings and the checks of one certificate
+at a time are in `_doctor_checks`; the checks of a whole chain or bundle are here.
 """
 
 from __future__ import annotations
 
 import datetime
-import enum
 import socket
 import ssl
-from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from ._causes import Facts, find_cause
 from ._certs import PeerCertificate, pem_to_der_list
-from ._chain_rules import (
-    find_issuer,
-    is_self_issued,
-    issuer_path,
-    names_host,
-    strict_violations,
-    weak_key,
-    weak_signature,
-)
+from ._chain_rules import find_issuer, is_self_issued, issuer_path, names_host
 from ._connect import address_host, connect_error
 from ._context import _VERIFY_X509_PARTIAL_CHAIN, build_context
 from ._diagnose import read_presented_chain
+from ._doctor_checks import (
+    Finding,
+    Report,
+    Severity,
+    algorithm_findings,
+    duplicate_finding,
+    extension_findings,
+    find_copies,
+    make_finding,
+    parse_certificates,
+    position_of,
+    strict_findings,
+    validity_findings,
+)
 from ._errors import (
     CertificateParseError,
     PolicyError,
@@ -51,51 +57,8 @@ from ._errors import (
 )
 from ._handshake import map_handshake_error, verify_hint
 from ._policy import TLSPolicy
+from ._timeouts import TIMEOUT_FIX
 from ._url import URL
-
-
-class Severity(str, enum.Enum):
-    """How much a finding matters."""
-
-    ERROR = "error"  # verification fails because of it
-    WARNING = "warning"  # verification passes, but something should change
-    INFO = "info"  # worth knowing, nothing to change
-
-
-class Finding(NamedTuple):
-    """One problem the doctor found, and what to change.
-
-    Attributes:
-        severity: see `Severity`.
-        check: a stable identifier of the check, such as ``"expired"``.
-        position: the certificate's place: ``"[0]"`` for the leaf of a chain,
-            ``"#3"`` for the third certificate of a bundle, or ``""``.
-        subject: the certificate's subject, or ``""``.
-        message: what is wrong.
-        fix: what to change.
-    """
-
-    severity: Severity
-    check: str
-    position: str
-    subject: str
-    message: str
-    fix: str
-
-
-class Report(NamedTuple):
-    """Everything the doctor found about one target."""
-
-    target: str
-    certificates: Tuple[PeerCertificate, ...]
-    findings: Tuple[Finding, ...]
-    chain_error: Optional[str] = None
-
-    @property
-    def fails_verification(self) -> bool:
-        """Whether any finding is an error."""
-        return any(finding.severity is Severity.ERROR for finding in self.findings)
-
 
 # Live chains.
 
@@ -114,9 +77,9 @@ def examine_url(url: URL, policy: TLSPolicy, *, timeout: Optional[float], days: 
     verify_error = _verify_once(context, address, url, server_hostname, timeout)
 
     presented = read_presented_chain(address, server_hostname, policy, timeout)
-    parsed, errors = _parse(presented.certificates)
+    parsed, errors = parse_certificates(presented.certificates)
     chain = tuple(parsed)
-    anchors = tuple(_parse(context.get_ca_certs(binary_form=True))[0])
+    anchors = tuple(parse_certificates(context.get_ca_certs(binary_form=True))[0])
     now = datetime.datetime.now(datetime.timezone.utc)
 
     # Without a readable leaf, the lint would take the next certificate for the leaf.
@@ -127,7 +90,9 @@ def examine_url(url: URL, policy: TLSPolicy, *, timeout: Optional[float], days: 
     if chain and not (errors and errors[0][0] == 0):
         findings.extend(check_chain(chain, anchors, server_hostname, policy, now=now, days=days))
     if verify_error is not None:
-        failure = _verification_finding(verify_error, chain, anchors, server_hostname, policy, context, now)
+        failure = _verificationmake_finding(
+            verify_error, chain, anchors, server_hostname, policy, context, now
+        )
         findings = [failure] + [finding for finding in findings if not _repeats(failure, finding)]
     return Report(str(url), chain, tuple(findings), presented.error)
 
@@ -166,8 +131,9 @@ def _verify_once(
         raw = socket.create_connection(address, timeout=timeout)
     except socket.timeout as exc:
         raise TimeoutExceededError(
-            f"connect to {format_address(url.host, url.port)} timed out after {timeout:g} s. Check that the "
-            "server is up, or raise --timeout.",
+            join_sentences(
+                f"connect to {format_address(url.host, url.port)} timed out after {timeout:g} s", TIMEOUT_FIX
+            ),
             phase="connect",
             timeout=timeout,
             host=url.host,
@@ -186,7 +152,7 @@ def _verify_once(
     return None
 
 
-def _verification_finding(
+def _verificationmake_finding(
     exc: ssl.SSLCertVerificationError,
     chain: Tuple[PeerCertificate, ...],
     anchors: Tuple[PeerCertificate, ...],
@@ -213,7 +179,7 @@ def _verification_finding(
     return Finding(
         Severity.ERROR,
         f"verification:{cause.cause.value}",
-        _position(cause.certificate, chain),
+        position_of(cause.certificate, chain),
         cause.certificate.subject if cause.certificate else "",
         join_sentences(f"verification fails: {exc.verify_message}", cause.summary),
         cause.fix,
@@ -238,21 +204,21 @@ def check_chain(
     # 1. Each certificate on its own.
     for index, cert in enumerate(chain):
         position = f"[{index}]"
-        findings.extend(_validity_findings(cert, position, now, days))
-        findings.extend(_algorithm_findings(cert, position, policy))
-        findings.extend(_extension_findings(cert, position))
+        findings.extend(validity_findings(cert, position, now, days))
+        findings.extend(algorithm_findings(cert, position, policy))
+        findings.extend(extension_findings(cert, position))
     built = path + ([anchor] if anchor is not None else [])
     for index, cert in enumerate(built):
-        position = _position(cert, chain) or "trust store"
+        position = position_of(cert, chain) or "trust store"
         findings.extend(
-            _strict_findings(cert, position, index == len(built) - 1, policy, chain_length=len(built))
+            strict_findings(cert, position, index == len(built) - 1, policy, chain_length=len(built))
         )
 
     # 2. The leaf against the host name.
     if not names_host(chain[0], host):
         names = ", ".join(chain[0].dns_names + chain[0].ip_addresses) or "no subjectAltName"
         findings.append(
-            _finding(
+            make_finding(
                 Severity.ERROR,
                 "hostname",
                 chain[0],
@@ -280,11 +246,11 @@ def _shape_findings(
     if not is_self_issued(top) and anchor is None:
         published = f" It is published at {', '.join(top.ca_issuers_urls)}." if top.ca_issuers_urls else ""
         findings.append(
-            _finding(
+            make_finding(
                 Severity.ERROR,
                 "missing-issuer",
                 top,
-                _position(top, chain),
+                position_of(top, chain),
                 f'the issuer "{top.issuer}" is neither sent by the server nor in the trust store.{published}',
                 "send the intermediate certificates after the leaf (a full-chain file), or add the issuing CA "
                 "to the trusted CAs",
@@ -293,33 +259,28 @@ def _shape_findings(
     sent_on_path = [cert for cert in chain if any(cert is member for member in path)]
     if any(sent is not member for sent, member in zip(sent_on_path, path)):
         findings.append(
-            _finding(
+            make_finding(
                 Severity.WARNING,
                 "order",
                 None,
                 "",
-                "the chain is sent out of order: " + " then ".join(_position(cert, chain) for cert in path),
+                "the chain is sent out of order: " + " then ".join(position_of(cert, chain) for cert in path),
                 "send the leaf first, then each certificate's issuer in turn",
             )
         )
-    seen: Dict[str, int] = {}
+    positions = [f"[{index}]" for index in range(len(chain))]
+    copies = find_copies(chain, positions)
     for index, cert in enumerate(chain):
-        if cert.sha256_fingerprint in seen:
+        if index in copies:
             findings.append(
-                _finding(
-                    Severity.WARNING,
-                    "duplicate",
-                    cert,
-                    f"[{index}]",
-                    f"the same certificate as [{seen[cert.sha256_fingerprint]}] is sent again",
-                    "send each certificate once",
+                duplicate_finding(
+                    cert, positions[index], copies[index], "is sent again", "send each certificate once"
                 )
             )
             continue
-        seen[cert.sha256_fingerprint] = index
         if any(cert is extra for extra in unused):
             findings.append(
-                _finding(
+                make_finding(
                     Severity.WARNING,
                     "unused",
                     cert,
@@ -330,11 +291,11 @@ def _shape_findings(
             )
     if is_self_issued(top) and len(path) > 1:
         findings.append(
-            _finding(
+            make_finding(
                 Severity.INFO,
                 "root-sent",
                 top,
-                _position(top, chain),
+                position_of(top, chain),
                 "the server sends its root CA, which clients never use from the chain",
                 "you may drop the root from the chain the server sends",
             )
@@ -366,7 +327,7 @@ def examine_bundle(path: str, policy: TLSPolicy, *, days: int) -> Report:
         raise PolicyError(
             f"invalid CA bundle {path!r}: it contains no '-----BEGIN CERTIFICATE-----' block.", field="cafile"
         )
-    certificates, errors = _parse(ders)
+    certificates, errors = parse_certificates(ders)
     now = datetime.datetime.now(datetime.timezone.utc)
     findings = [
         Finding(Severity.ERROR, "malformed", f"#{index + 1}", "", message, "fix or remove the block")
@@ -381,26 +342,19 @@ def check_bundle(
 ) -> List[Finding]:
     """Lint the certificates of a CA bundle, in file order."""
     findings: List[Finding] = []
-    seen: Dict[str, int] = {}
+    positions = [f"#{index + 1}" for index in range(len(certificates))]
+    copies = find_copies(certificates, positions)
     for index, cert in enumerate(certificates):
-        position = f"#{index + 1}"
-        if cert.sha256_fingerprint in seen:
+        position = positions[index]
+        if index in copies:
             findings.append(
-                _finding(
-                    Severity.WARNING,
-                    "duplicate",
-                    cert,
-                    position,
-                    f"the same certificate as #{seen[cert.sha256_fingerprint]} appears again",
-                    "remove the copy",
-                )
+                duplicate_finding(cert, position, copies[index], "appears again", "remove the copy")
             )
             continue
-        seen[cert.sha256_fingerprint] = index + 1
-        findings.extend(_validity_findings(cert, position, now, days))
-        findings.extend(_algorithm_findings(cert, position, policy))
-        findings.extend(_extension_findings(cert, position))
-        findings.extend(_strict_findings(cert, position, True, policy, chain_length=2))
+        findings.extend(validity_findings(cert, position, now, days))
+        findings.extend(algorithm_findings(cert, position, policy))
+        findings.extend(extension_findings(cert, position))
+        findings.extend(strict_findings(cert, position, True, policy, chain_length=2))
         findings.extend(_anchor_findings(cert, position, certificates, policy))
     return findings
 
@@ -411,7 +365,7 @@ def _anchor_findings(
     """Check what ``cert`` can do as a trust anchor for TLS servers."""
     if not cert.is_ca:
         return [
-            _finding(
+            make_finding(
                 Severity.WARNING,
                 "unused",
                 cert,
@@ -423,7 +377,7 @@ def _anchor_findings(
     purposes = cert.extended_key_usage
     if purposes is not None and not {"serverAuth", "anyExtendedKeyUsage"} & set(purposes):
         return [
-            _finding(
+            make_finding(
                 Severity.WARNING,
                 "unused",
                 cert,
@@ -435,7 +389,7 @@ def _anchor_findings(
         ]
     if not is_self_issued(cert) and find_issuer(cert, certificates) is None and not policy.partial_chain:
         return [
-            _finding(
+            make_finding(
                 Severity.ERROR,
                 "missing-issuer",
                 cert,
@@ -446,139 +400,3 @@ def _anchor_findings(
             )
         ]
     return []
-
-
-# Checks shared by chains and bundles.
-
-
-def _validity_findings(
-    cert: PeerCertificate, position: str, now: datetime.datetime, days: int
-) -> List[Finding]:
-    if cert.is_expired(now):
-        return [
-            _finding(
-                Severity.ERROR,
-                "expired",
-                cert,
-                position,
-                f"expired on {_date(cert.not_after)}, {-cert.days_until_expiry(now)} days ago",
-                "replace it with a renewed certificate",
-            )
-        ]
-    if cert.is_not_yet_valid(now):
-        return [
-            _finding(
-                Severity.ERROR,
-                "not-yet-valid",
-                cert,
-                position,
-                f"not valid until {_date(cert.not_before)}",
-                "wait, or reissue it with a notBefore in the past; check the clocks of issuer and client",
-            )
-        ]
-    left = cert.days_until_expiry(now)
-    if left <= days:
-        return [
-            _finding(
-                Severity.WARNING,
-                "expiring",
-                cert,
-                position,
-                f"expires on {_date(cert.not_after)}, in {left} days",
-                "renew it before then",
-            )
-        ]
-    return []
-
-
-def _algorithm_findings(cert: PeerCertificate, position: str, policy: TLSPolicy) -> List[Finding]:
-    findings = []
-    key_problem = weak_key(cert, policy.security_level)
-    if key_problem:
-        findings.append(
-            _finding(
-                Severity.ERROR,
-                "weak-key",
-                cert,
-                position,
-                key_problem,
-                "reissue it with an RSA key of at least 2048 bits or an ECDSA P-256 key",
-            )
-        )
-    signature_problem = weak_signature(cert, policy.security_level)
-    if signature_problem:
-        findings.append(
-            _finding(
-                Severity.ERROR,
-                "weak-signature",
-                cert,
-                position,
-                signature_problem,
-                "reissue it signed with SHA-256 or stronger",
-            )
-        )
-    return findings
-
-
-def _extension_findings(cert: PeerCertificate, position: str) -> List[Finding]:
-    # The other checks read an undecodable extension as an absent one, so
-    # their findings about it may be wrong, and this finding gives the reason.
-    return [
-        _finding(
-            Severity.WARNING,
-            "undecodable-extension",
-            cert,
-            position,
-            f"tlskit cannot decode its {extension.name} extension ({extension.error}), "
-            "so the other checks treat it as absent",
-            f"reissue it with one well-formed {extension.name} extension",
-        )
-        for extension in cert.undecodable_extensions
-    ]
-
-
-def _strict_findings(
-    cert: PeerCertificate, position: str, is_chain_end: bool, policy: TLSPolicy, *, chain_length: int
-) -> List[Finding]:
-    if chain_length < 2:
-        return []
-    severity = Severity.ERROR if policy.strict_x509 else Severity.WARNING
-    return [
-        _finding(
-            severity,
-            f"strict-x509:{violation.verify_code}",
-            cert,
-            position,
-            f"breaks an RFC 5280 rule of strict verification: {violation.rule}",
-            f"reissue it ({violation.fix}); Python 3.13 and tlskit reject it by default",
-        )
-        for violation in strict_violations(cert, is_chain_end=is_chain_end)
-    ]
-
-
-def _finding(
-    severity: Severity, check: str, cert: Optional[PeerCertificate], position: str, message: str, fix: str
-) -> Finding:
-    return Finding(severity, check, position, cert.subject if cert else "", message, fix)
-
-
-def _position(cert: Optional[PeerCertificate], chain: Sequence[PeerCertificate]) -> str:
-    for index, sent in enumerate(chain):
-        if cert is sent:
-            return f"[{index}]"
-    return ""
-
-
-def _date(moment: datetime.datetime) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M UTC")
-
-
-def _parse(ders: Sequence[bytes]) -> Tuple[List[PeerCertificate], List[Tuple[int, str]]]:
-    parsed: List[PeerCertificate] = []
-    errors: List[Tuple[int, str]] = []
-    for index, der in enumerate(ders):
-        try:
-            parsed.append(PeerCertificate.from_der(der))
-        except CertificateParseError as exc:
-            errors.append((index, f"the certificate cannot be read: {exc}"))
-    return parsed, errors

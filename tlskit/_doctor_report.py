@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 from typing import Any, Dict
 
-from ._doctor import Report, Severity
+from ._doctor_checks import Report, Severity
 
 
 def format_report(report: Report) -> str:

@@ -48,8 +48,12 @@ log = get_logger(__name__)
 CacheT = TypeVar("CacheT", SessionCache, PeerCache)
 
 
+# Where a policy's pins come from, as pin mismatch messages name it.
+PINS_SETTING = "TLSPolicy.pins"
+
+
 def check_pins(
-    actual_pins: Sequence[str], pins: Sequence[str], host: str, port: int, *, source: str = "TLSPolicy.pins"
+    actual_pins: Sequence[str], pins: Sequence[str], host: str, port: int, *, source: str = PINS_SETTING
 ) -> None:
     """Raise `PinMismatchError` unless a pin of the verified chain is among ``pins``.
 

@@ -19,7 +19,10 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Optional, Tuple, Union
 
-from ._errors import PolicyError, TimeoutExceededError, format_address
+from ._errors import PolicyError, TimeoutExceededError, format_address, join_sentences
+
+# The fix that timeout messages end with; the command line names its options instead.
+TIMEOUT_FIX = "Raise the timeout or check the server."
 
 if TYPE_CHECKING:
     from dataclasses import dataclass
@@ -145,7 +148,7 @@ class Deadline:
         if seconds is not None:
             text += f" after {seconds:g} s"
         return TimeoutExceededError(
-            text + ". Raise the timeout or check the server.",
+            join_sentences(text, TIMEOUT_FIX),
             phase=phase,
             timeout=seconds,
             host=host,
