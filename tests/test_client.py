@@ -101,6 +101,24 @@ def test_request_head(https_server: TLSServer, responder: HTTPResponder, ca_file
     assert request.headers["x-trace"] == "abc"
 
 
+def test_repeated_headers_follow_each_call(
+    https_server: TLSServer, responder: HTTPResponder, ca_file: str
+) -> None:
+    headers = {"X-Trace": "one"}
+    with tlskit.Client(cafile=ca_file) as client:
+        client.get(https_server.url("/"), headers=headers)
+        headers["X-Trace"] = "two"
+        client.get(https_server.url("/"), headers=headers)
+        client.get(https_server.url("/"), headers=[("X-Trace", "three")])
+        client.get(https_server.url("/"))
+        with pytest.raises(tlskit.InvalidHeaderError):
+            client.get(https_server.url("/"), headers={"X-Trace": "bad\r\nvalue"})
+        with pytest.raises(tlskit.InvalidHeaderError):
+            client.get(https_server.url("/"), headers={"X-Trace": "bad\r\nvalue"})
+    traces = [request.headers.get("x-trace") for request, _ in responder.requests]
+    assert traces == ["one", "two", "three", None]
+
+
 def test_user_header_replaces_default(
     https_server: TLSServer, responder: HTTPResponder, ca_file: str
 ) -> None:

@@ -92,6 +92,9 @@ ACCEPTED = [
     (b"HTTP/1.1 200\r\nContent-Length: 0\r\n\r\n", "GET", 200, b"", True),
     (b"HTTP/1.1 200 \r\nContent-Length: 0\r\n\r\n", "GET", 200, b"", True),
     (b"HTTP/1.1 200 OK\nContent-Length: 2\n\nok", "GET", 200, b"ok", True),
+    # The first blank line ends the head, whichever line end it has.
+    (b"HTTP/1.1 200 OK\nContent-Length: 6\n\nok\r\n\r\n", "GET", 200, b"ok\r\n\r\n", True),
+    (b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nok\n\n", "GET", 200, b"ok\n\n", True),
     (b"HTTP/1.1 200 OK\r\nContent-Length: 2, 2\r\nContent-Length: 2\r\n\r\nok", "GET", 200, b"ok", True),
     (b"HTTP/1.1 200 OK\r\n\r\nuntil close", "GET", 200, b"until close", False),
     (b"HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\n", "GET", 204, b"", True),

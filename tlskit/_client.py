@@ -191,7 +191,7 @@ class Client(ClosesOnExit):
             retries=retries,
         )
         self._pool = ConnectionPool()
-        self._prepared: Dict[Tuple[str, str, bool, bool], Tuple[URL, RequestSpec]] = {}
+        self._prepared: Dict[Tuple[Any, ...], Tuple[URL, RequestSpec]] = {}
 
     @property
     def options(self) -> RequestOptions:
@@ -439,17 +439,19 @@ class Client(ClosesOnExit):
     ) -> StreamingResponse:
         """Check the request, send it, follow redirects and return the last response, body unread."""
         deadline = Deadline(options.timeout)
-        # A call with nothing but a method and a URL sends what the last such
-        # call sent, so its checks and encoding are kept per client.
+        # A call with nothing but a method, a URL and header fields of str
+        # sends what the last such call sent, so its checks and encoding are
+        # kept per client.
+        fields_key = _fields_key(headers)
         is_plain = (
-            headers is None
+            fields_key is not None
             and body is None
             and json is None
             and auth is None
             and type(url) is str
             and type(method) is str
         )
-        key = (method, url, options.allow_http, bool(url_credentials))
+        key = (method, url, options.allow_http, bool(url_credentials), fields_key)
         prepared = self._prepared.get(key) if is_plain else None
         if prepared is None:
             parsed = _parse_url_cached(url, options.allow_http) if isinstance(url, str) else parse_url(url)
@@ -471,6 +473,22 @@ class Client(ClosesOnExit):
         else:
             parsed, spec = prepared
         return send_and_follow(self._pool, self._peers, spec, parsed, options, deadline)
+
+
+def _fields_key(headers: HeadersType) -> Optional[Tuple[Tuple[str, str], ...]]:
+    """Return ``headers`` as a tuple of (name, value) pairs of str, () for None, or None when they are anything else."""
+    if headers is None:
+        return ()
+    if type(headers) is dict:
+        pairs = tuple(headers.items())
+    elif type(headers) is list or type(headers) is tuple:
+        pairs = tuple(headers)
+    else:
+        return None
+    for pair in pairs:
+        if type(pair) is not tuple or len(pair) != 2 or type(pair[0]) is not str or type(pair[1]) is not str:
+            return None
+    return pairs
 
 
 def get(

@@ -145,7 +145,9 @@ def find_blank_line(buffer: bytearray, start: int) -> Tuple[int, int]:
     A line may end in CRLF or a bare LF, so the blank line is LF, optional CR, LF.
     """
     crlf = buffer.find(b"\n\r\n", start)
-    lf = buffer.find(b"\n\n", start)
+    # A bare-LF blank line counts only before the CRLF one, so the search for
+    # it stops there instead of scanning the body bytes received with the head.
+    lf = buffer.find(b"\n\n", start) if crlf == -1 else buffer.find(b"\n\n", start, crlf + 1)
     if lf != -1 and (crlf == -1 or lf < crlf):
         stop, after = lf, lf + 2
     elif crlf != -1:
