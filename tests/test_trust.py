@@ -8,6 +8,7 @@ environment held when it was first built.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
@@ -17,13 +18,14 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import threading
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import pytest
 import trustme
 
-from pki import openssl
+from pki import make_crl, openssl, write_trustme_ca
 from servers import TLSServer
 from tlskit import PolicyError, TLSPolicy, create_context
 from tlskit._trust import locate_system_store
@@ -284,6 +286,59 @@ def test_cafile_read_error() -> None:
         create_context(cafile="/proc/self/mem")
     assert caught.value.field == "cafile"
     assert "invalid TLSPolicy.cafile '/proc/self/mem': Input/output error." in str(caught.value)
+
+
+# Pipes and devices: a shell's <(...) names a pipe that can be read once.
+
+posix_pipes = pytest.mark.skipif(
+    not os.path.isdir("/dev/fd") or not hasattr(os, "mkfifo"), reason="needs /dev/fd and FIFOs"
+)
+
+
+@contextlib.contextmanager
+def pipe_of(data: bytes) -> Iterator[str]:
+    """Yield a /dev/fd path of a pipe that delivers ``data`` once, as ``<(cat FILE)`` does."""
+    reader, writer = os.pipe()
+    thread = threading.Thread(target=lambda: (os.write(writer, data), os.close(writer)))
+    thread.start()
+    try:
+        yield f"/dev/fd/{reader}"
+    finally:
+        thread.join(5)
+        os.close(reader)
+
+
+@posix_pipes
+def test_cafile_from_pipe(https_server: TLSServer, ca: trustme.CA) -> None:
+    # The pipe is read once for the checks, and OpenSSL gets those bytes.
+    with pipe_of(ca.cert_pem.bytes()) as path:
+        context = create_context(cafile=path, system_ca=False)
+    assert handshake(https_server, context) == "TLSv1.3"
+
+
+@posix_pipes
+def test_crlfile_from_pipe(ca: trustme.CA, ca_file: str, tmp_path: Path) -> None:
+    crl = make_crl(write_trustme_ca(ca, str(tmp_path)), str(tmp_path), "empty")
+    with pipe_of(Path(crl).read_bytes()) as path:
+        context = create_context(cafile=ca_file, crlfile=path)
+    assert context.cert_store_stats()["crl"] == 1
+
+
+@posix_pipes
+def test_fifo_without_writer_is_empty(tmp_path: Path) -> None:
+    # Opening a FIFO for reading would wait for a writer, without limit.
+    fifo = tmp_path / "ca.fifo"
+    os.mkfifo(fifo)
+    with pytest.raises(PolicyError) as caught:
+        create_context(cafile=str(fifo))
+    assert str(caught.value) == f"invalid TLSPolicy.cafile {str(fifo)!r}: the file is empty."
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="needs /dev/zero")
+def test_endless_device_rejected() -> None:
+    with pytest.raises(PolicyError) as caught:
+        create_context(cafile="/dev/zero")
+    assert "invalid TLSPolicy.cafile '/dev/zero': it is larger than 64 MiB" in str(caught.value)
 
 
 @pytest.mark.parametrize(
