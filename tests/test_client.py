@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import gzip
+import json
 import os
 import socket
 import ssl
@@ -82,6 +83,16 @@ def test_tls_facts_without_verification(https_server: TLSServer, ca_file: str) -
 
 def test_json_body(https_server: TLSServer, ca_file: str) -> None:
     assert tlskit.get(https_server.url("/json"), cafile=ca_file).json() == {"ok": True}
+
+
+def test_json_body_not_utf8(start_server: StartServer, ca_file: str) -> None:
+    # One Latin-1 byte: json.loads would raise UnicodeDecodeError, which the docs do not name.
+    server = start_server(HTTPResponder({"/": (200, [], b'{"name": "caf\xe9"}')}))
+    response = tlskit.get(server.url("/"), cafile=ca_file)
+    with pytest.raises(json.JSONDecodeError) as caught:
+        response.json()
+    assert caught.value.pos == 13
+    assert str(caught.value).startswith(f"invalid JSON body from {server.url('/')}: it is not valid utf-8")
 
 
 def test_ipv4_and_ipv6_literals(server_context: ssl.SSLContext, loopback_host: str, ca_file: str) -> None:

@@ -91,6 +91,22 @@ def test_combined_pem(mtls_server: TLSServer, client_files: dict, ca_file: str) 
     assert response.body == b"client.example.test"
 
 
+@pytest.mark.skipif(not os.path.isdir("/dev/fd"), reason="needs /dev/fd")
+def test_combined_pem_from_pipe(mtls_server: TLSServer, client_files: dict, ca_file: str) -> None:
+    # As --cert <(...) in a shell: a pipe read once, whose bytes OpenSSL then gets from memory.
+    reader, writer = os.pipe()
+    feeder = threading.Thread(
+        target=lambda: (os.write(writer, read(client_files["combined"])), os.close(writer))
+    )
+    feeder.start()
+    try:
+        response = tlskit.get(mtls_server.url("/"), cafile=ca_file, client_cert=f"/dev/fd/{reader}")
+    finally:
+        feeder.join(SOCKET_TIMEOUT_SECONDS)
+        os.close(reader)
+    assert response.body == b"client.example.test"
+
+
 @pytest.mark.parametrize("key_format", ["pkcs8", "traditional"])
 @pytest.mark.parametrize(
     "password",

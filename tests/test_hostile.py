@@ -122,13 +122,16 @@ SLOW_SERVERS = {
         0.4,
     ),
     "silent": (b"", Timeout(read=0.2, total=10), "read", 0.2),
+    # Without a total, the read timeout bounds the head as a whole.
+    "drip-head-no-total": (b"HTTP/1.1 200 OK\r\n" + b"X-Drip: 1\r\n" * 500, Timeout(read=0.3), "read", 0.3),
 }
 
 
 @pytest.mark.parametrize("case", sorted(SLOW_SERVERS))
 def test_slow_server_timeout_phase(start_server: StartServer, ca_file: str, case: str) -> None:
     # A byte every 20 ms keeps each read under the read timeout, so only the
-    # total deadline stops a slow drip.
+    # total deadline, or for a head the read timeout over the whole head,
+    # stops a slow drip.
     data, timeout, phase, seconds = SLOW_SERVERS[case]
     stop = threading.Event()
     server = start_server(slow_drip(data, stop))
@@ -139,6 +142,8 @@ def test_slow_server_timeout_phase(start_server: StartServer, ca_file: str, case
         stop.set()
     assert caught.value.phase == phase
     assert caught.value.timeout == seconds
+    if case == "drip-head-no-total":
+        assert "read of the response head from" in str(caught.value)
 
 
 def test_handshake_timeout_phase(ca_file: str) -> None:

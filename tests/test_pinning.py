@@ -28,7 +28,7 @@ from conftest import make_server_context
 from servers import HTTPResponder, TLSServer
 from tlskit import PeerCache, PinMismatchError, PolicyError, SessionCache
 from tlskit._certs import spki_pin
-from tlskit._pinning import split_host_port
+from tlskit._pinning import HostPins, split_host_port
 
 StartServer = Callable[..., TLSServer]
 WRONG_PIN = "sha256/" + "A" * 43 + "="
@@ -77,6 +77,20 @@ def test_host_pins_leave_other_hosts_alone(https_server: TLSServer, ca_file: str
         assert client.get(https_server.url("/")).status == 200
         with pytest.raises(PinMismatchError):
             client.get(https_server.url("/", host="localhost"))
+
+
+def test_host_pins_key_with_trailing_dot(https_server: TLSServer, ca_file: str) -> None:
+    # "localhost." and "localhost" name one host, so a pin written in either form applies.
+    with tlskit.Client(cafile=ca_file, pins={"localhost.": [WRONG_PIN]}) as client:
+        with pytest.raises(PinMismatchError):
+            client.get(https_server.url("/", host="localhost"))
+
+
+def test_host_pins_url_with_trailing_dot() -> None:
+    # "localhost." does not resolve on every machine, so the lookup is checked alone.
+    pins = HostPins({"localhost": [WRONG_PIN], "example.test:8443": [WRONG_PIN]})
+    assert pins.for_origin("localhost.", 443) == (WRONG_PIN,)
+    assert pins.for_origin("example.test.", 8443) == (WRONG_PIN,)
 
 
 def test_host_pins_for_ip_literals(
@@ -135,6 +149,8 @@ def test_invalid_host_pins(pins: dict, text: str) -> None:
         ("0:0::1", ("::1", None)),
         ("127.0.0.1:443", ("127.0.0.1", 443)),
         ("bücher.test", ("xn--bcher-kva.test", None)),
+        ("example.test.", ("example.test", None)),
+        ("Example.test.:8443", ("example.test", 8443)),
     ],
 )
 def test_split_host_port(text: str, expected: tuple) -> None:

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from tlskit import PolicyError, Timeout, TimeoutExceededError
-from tlskit._timeouts import MAX_TIMEOUT_SECONDS, Deadline, make_timeout
+from tlskit._timeouts import MAX_TIMEOUT_SECONDS, Deadline, HeadDeadline, head_deadline, make_timeout
 
 
 def test_number_bounds_total() -> None:
@@ -74,3 +74,32 @@ def test_expired_message_names_phase() -> None:
     assert error.phase == "connect"
     assert error.timeout == 3.0
     assert str(error) == "connect to [::1]:443 timed out after 3 s. Raise the timeout or check the server."
+
+
+def test_head_deadline_needs_read_timeout() -> None:
+    deadline = Deadline(Timeout(total=5))
+    assert head_deadline(deadline) is deadline
+
+
+def test_head_deadline_shrinks_read_limit() -> None:
+    head = head_deadline(Deadline(Timeout(read=10)))
+    assert isinstance(head, HeadDeadline)
+    head.head_expires = time.monotonic() + 2
+    seconds, phase = head.limit("read", "example.test", 443)
+    assert seconds is not None
+    assert 0 < seconds <= 2
+    assert phase == "head"
+    assert head.limit("connect", "example.test", 443) == (None, "connect")
+
+
+def test_head_deadline_expired_reports_read() -> None:
+    head = head_deadline(Deadline(Timeout(read=10)))
+    assert isinstance(head, HeadDeadline)
+    head.head_expires = time.monotonic() - 1
+    with pytest.raises(TimeoutExceededError) as caught:
+        head.limit("read", "example.test", 443)
+    assert caught.value.phase == "read"
+    assert caught.value.timeout == 10
+    assert str(caught.value).startswith(
+        "read of the response head from example.test:443 timed out: the server sent it for over 10 s"
+    )

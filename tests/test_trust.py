@@ -8,27 +8,24 @@ environment held when it was first built.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
 import socket
 import ssl
-import subprocess
-import sys
-import tempfile
-import textwrap
+import threading
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import pytest
 import trustme
+from unprivileged import needs_root, run_as_nobody, shared_directory
 
-from pki import openssl
+from pki import make_crl, openssl, write_trustme_ca
 from servers import TLSServer
 from tlskit import PolicyError, TLSPolicy, create_context
 from tlskit._trust import locate_system_store
-
-SUBPROCESS_TIMEOUT_SECONDS = 60
 
 
 def handshake(server: TLSServer, context: ssl.SSLContext) -> str:
@@ -236,41 +233,23 @@ def test_unreadable_cafile(files: Callable[[str], str]) -> None:
         create_context(cafile=path)
 
 
-# Root reads any file, so the child drops to an unprivileged user once tlskit
-# is imported, since the interpreter's own files may be readable by root only.
-UNPRIVILEGED_CREATE_CONTEXT = textwrap.dedent(
-    """
-    import os
-    import sys
-    from tlskit import PolicyError, create_context
-    os.setgid(65534)
-    os.setuid(65534)
-    try:
-        create_context(cafile=sys.argv[1], system_ca=False)
-    except PolicyError as exc:
-        print(exc.field)
-        print(exc)
-    """
-)
-
-
-@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="drops root privileges")
-def test_unreadable_cafile_after_dropping_root(files: Callable[[str], str]) -> None:
-    directory = tempfile.mkdtemp(prefix="tlskit-unreadable-")
-    try:
-        os.chmod(directory, 0o755)
-        path = os.path.join(directory, "ca.pem")
+@needs_root
+def test_unreadable_cafile_as_nobody(files: Callable[[str], str]) -> None:
+    with shared_directory() as directory:
+        path = str(directory / "ca.pem")
         shutil.copyfile(files("certificate"), path)
         os.chmod(path, 0)
-        completed = subprocess.run(
-            [sys.executable, "-c", UNPRIVILEGED_CREATE_CONTEXT, path],
-            env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)),
-            capture_output=True,
-            text=True,
-            timeout=SUBPROCESS_TIMEOUT_SECONDS,
+        completed = run_as_nobody(
+            "import sys\nfrom tlskit import PolicyError, create_context\n",
+            """
+            try:
+                create_context(cafile=sys.argv[1], system_ca=False)
+            except PolicyError as exc:
+                print(exc.field)
+                print(exc)
+            """,
+            path,
         )
-    finally:
-        shutil.rmtree(directory)
     assert completed.returncode == 0, completed.stderr
     field, message = completed.stdout.splitlines()
     assert field == "cafile"
@@ -284,6 +263,59 @@ def test_cafile_read_error() -> None:
         create_context(cafile="/proc/self/mem")
     assert caught.value.field == "cafile"
     assert "invalid TLSPolicy.cafile '/proc/self/mem': Input/output error." in str(caught.value)
+
+
+# Pipes and devices: a shell's <(...) names a pipe that can be read once.
+
+posix_pipes = pytest.mark.skipif(
+    not os.path.isdir("/dev/fd") or not hasattr(os, "mkfifo"), reason="needs /dev/fd and FIFOs"
+)
+
+
+@contextlib.contextmanager
+def pipe_of(data: bytes) -> Iterator[str]:
+    """Yield a /dev/fd path of a pipe that delivers ``data`` once, as ``<(cat FILE)`` does."""
+    reader, writer = os.pipe()
+    thread = threading.Thread(target=lambda: (os.write(writer, data), os.close(writer)))
+    thread.start()
+    try:
+        yield f"/dev/fd/{reader}"
+    finally:
+        thread.join(5)
+        os.close(reader)
+
+
+@posix_pipes
+def test_cafile_from_pipe(https_server: TLSServer, ca: trustme.CA) -> None:
+    # The pipe is read once for the checks, and OpenSSL gets those bytes.
+    with pipe_of(ca.cert_pem.bytes()) as path:
+        context = create_context(cafile=path, system_ca=False)
+    assert handshake(https_server, context) == "TLSv1.3"
+
+
+@posix_pipes
+def test_crlfile_from_pipe(ca: trustme.CA, ca_file: str, tmp_path: Path) -> None:
+    crl = make_crl(write_trustme_ca(ca, str(tmp_path)), str(tmp_path), "empty")
+    with pipe_of(Path(crl).read_bytes()) as path:
+        context = create_context(cafile=ca_file, crlfile=path)
+    assert context.cert_store_stats()["crl"] == 1
+
+
+@posix_pipes
+def test_fifo_without_writer_is_empty(tmp_path: Path) -> None:
+    # Opening a FIFO for reading would wait for a writer, without limit.
+    fifo = tmp_path / "ca.fifo"
+    os.mkfifo(fifo)
+    with pytest.raises(PolicyError) as caught:
+        create_context(cafile=str(fifo))
+    assert str(caught.value) == f"invalid TLSPolicy.cafile {str(fifo)!r}: the file is empty."
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="needs /dev/zero")
+def test_endless_device_rejected() -> None:
+    with pytest.raises(PolicyError) as caught:
+        create_context(cafile="/dev/zero")
+    assert "invalid TLSPolicy.cafile '/dev/zero': it is larger than 64 MiB" in str(caught.value)
 
 
 @pytest.mark.parametrize(

@@ -129,7 +129,7 @@ def _add_limit_options(group: Any) -> None:
         type=seconds,
         default=DEFAULT_TIMEOUT_SECONDS,
         metavar="SECONDS",
-        help=f"limit on each connect, handshake and read (default {DEFAULT_TIMEOUT_SECONDS:g})",
+        help=f"limit on each connect, handshake and read, and on the whole response head (default {DEFAULT_TIMEOUT_SECONDS:g})",
     )
     group.add_argument(
         "-m", "--max-time", type=seconds, metavar="SECONDS", help="limit on the whole call (default none)"

@@ -21,6 +21,7 @@ import ssl
 from typing import Callable, Iterator, List, NamedTuple, Optional, Union
 
 from ._errors import PolicyError
+from ._local_files import read_local_file
 from ._log import get_logger
 from ._policy import TLSPolicy
 
@@ -177,13 +178,13 @@ def _read_part(policy: TLSPolicy, file_field: str, data_field: str) -> Optional[
     if os.path.isdir(path):
         raise PolicyError(f"invalid {label}: is a directory, not a PEM file.", field=file_field)
     try:
-        with open(path, "rb") as stream:
-            content = stream.read()
+        file = read_local_file(path)
     except OSError as exc:
         raise PolicyError(f"invalid {label}: {exc.strerror or exc}.", field=file_field) from exc
-    if not content.strip():
+    if not file.data.strip():
         raise PolicyError(f"invalid {label}: the file is empty.", field=file_field)
-    return _Part(content, label, file_field, path)
+    # A pipe can be read once only: OpenSSL then gets the bytes read here.
+    return _Part(file.data, label, file_field, path if file.is_regular else None)
 
 
 @contextlib.contextmanager

@@ -32,7 +32,7 @@ from ._proxy import Proxy, open_tunnel, select_proxy, tunnel_handshake_error
 from ._request import USER_AGENT, RequestOptions, RequestSpec, request_bytes
 from ._retry import IDEMPOTENT_METHODS
 from ._streaming import BodyReader, StreamingResponse, attach_address
-from ._timeouts import Deadline
+from ._timeouts import Deadline, head_deadline
 from ._url import URL
 
 log = get_logger(__name__)
@@ -70,6 +70,7 @@ def read_head(
         ProtocolError, LimitExceededError, TimeoutExceededError: a bad or slow head.
     """
     connection.send(data, deadline)
+    deadline = head_deadline(deadline)
     # A new parser has nothing to parse, so each round receives first.
     while True:
         connection.receive(parser, deadline)

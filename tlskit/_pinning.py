@@ -80,7 +80,8 @@ def split_host_port(text: str) -> Tuple[str, Optional[int]]:
     """Split ``"host"``, ``"host:port"``, ``"[v6]:port"`` or a bare IPv6 address.
 
     The host is normalized as URLs are: lower case, IDNA A-labels, IPv6
-    compressed and without brackets.
+    compressed and without brackets, and without a trailing dot, since
+    ``example.com.`` and ``example.com`` name one host and one certificate.
 
     Returns:
         The host and the port, or None when ``text`` names no port.
@@ -108,7 +109,7 @@ def split_host_port(text: str) -> Tuple[str, Optional[int]]:
             ),
             field="host",
         ) from exc
-    return url.host, url.port if has_port else None
+    return url.server_hostname, url.port if has_port else None
 
 
 class HostPins:
@@ -143,6 +144,9 @@ class HostPins:
 
     def for_origin(self, host: str, port: int) -> Tuple[str, ...]:
         """Return the pins for ``host`` on ``port``; empty when none apply."""
+        # Keys have no trailing dot, so "localhost." gets the pins of "localhost".
+        if host.endswith("."):
+            host = host[:-1]
         return self._pins.get((host, port)) or self._pins.get((host, None)) or ()
 
 

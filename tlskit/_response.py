@@ -165,11 +165,21 @@ class Response(BaseResponse):
         """Parse the body as JSON (UTF-8, -16 or -32, as RFC 8259 allows).
 
         Raises:
-            json.JSONDecodeError: the body is not valid JSON.
+            json.JSONDecodeError: the body is not valid JSON, or not valid
+                text in the encoding its first bytes show.
         """
         import json  # Deferred: most programs that fetch bytes never need it at import time.
 
-        return json.loads(self.body, **kwargs)
+        try:
+            return json.loads(self.body, **kwargs)
+        except UnicodeDecodeError as exc:
+            # json.loads raises this for bytes outside the detected encoding;
+            # callers that catch JSONDecodeError, as documented, get it too.
+            raise json.JSONDecodeError(
+                f"invalid JSON body from {self.url}: it is not valid {exc.encoding} ({exc.reason})",
+                self.body.decode("latin-1"),
+                exc.start,
+            ) from exc
 
     def raise_for_status(self) -> Response:
         """Return the response, or raise `HTTPStatusError` for a status of 400 or more."""

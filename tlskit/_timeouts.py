@@ -9,7 +9,9 @@ A `Deadline` is created when a call starts. Before each socket operation,
 `Deadline.limit` returns the seconds that operation may wait, which is the
 smaller of the operation's own limit and what is left of the total, and the
 phase to report if the wait expires. A server that sends one byte just before
-each read timeout therefore still cannot keep a call past its total.
+each read timeout therefore still cannot keep a call past its total. The
+response head is also bounded as a whole by the read timeout (`HeadDeadline`),
+so without a total a server cannot hold a call by dripping its head either.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ _MESSAGES = {
     "handshake": "TLS handshake with {address} timed out",
     "write": "write to {address} timed out",
     "read": "read from {address} timed out",
+    "head": "read of the response head from {address} timed out",
     "total": "request to {address} exceeded its total timeout",
 }
 
@@ -67,7 +70,9 @@ class Timeout:
 
     Attributes:
         connect: each TCP connect, proxy CONNECT and TLS handshake.
-        read: each socket read or write, so the longest silence a server may keep.
+        read: each socket read or write, so the longest silence a server may
+            keep, and the whole response head, from the request sent to its
+            last byte.
         total: the whole call, from the first connect to the last body byte,
             redirects and retries included. For `Client.stream`, the total
             keeps running while the caller reads the body.
@@ -167,3 +172,57 @@ class Deadline:
             host=host,
             port=port,
         )
+
+
+# How much shorter than a read timeout the rest of the head's time must be
+# before a timeout is reported as the head's rather than a single read's.
+_HEAD_MARGIN_SECONDS = 0.05
+
+
+class HeadDeadline(Deadline):
+    """The clock of one response head: reads end within ``timeout.read`` of the request.
+
+    A body may take long and still make progress, but a head is a few
+    kilobytes, so a server that sends it a byte at a time is stalling.
+    """
+
+    __slots__ = ("head_expires",)
+
+    def __init__(self, deadline: Deadline, read: float) -> None:
+        self.timeout = deadline.timeout
+        self.expires = deadline.expires
+        self.head_expires = time.monotonic() + read
+
+    def limit(self, phase: str, host: str, port: int) -> Tuple[Optional[float], str]:
+        seconds, binding = super().limit(phase, host, port)
+        if phase != "read":
+            return seconds, binding
+        remaining = self.head_expires - time.monotonic()
+        if remaining <= 0:
+            raise self.expired("head", host, port)
+        # Right after the request the two limits are equal, and a silent
+        # server is then reported as a plain read timeout.
+        if seconds is None or remaining < seconds - _HEAD_MARGIN_SECONDS:
+            return remaining, "head"
+        if remaining < seconds:
+            return remaining, binding
+        return seconds, binding
+
+    def expired(self, phase: str, host: str, port: int) -> TimeoutExceededError:
+        if phase != "head":
+            return super().expired(phase, host, port)
+        text = _MESSAGES[phase].format(address=format_address(host, port))
+        return TimeoutExceededError(
+            f"{text}: the server sent it for over {self.timeout.read:g} s, the read timeout, without "
+            "finishing it. Raise the timeout or check the server.",
+            phase="read",
+            timeout=self.timeout.read,
+            host=host,
+            port=port,
+        )
+
+
+def head_deadline(deadline: Deadline) -> Deadline:
+    """Return ``deadline`` with the response head bounded by the read timeout, when there is one."""
+    read = deadline.timeout.read
+    return deadline if read is None else HeadDeadline(deadline, read)

@@ -23,7 +23,9 @@ import ssl
 import sys
 from typing import List, NamedTuple, Optional, Union
 
+from ._client_cert import materialized
 from ._errors import PolicyError, join_sentences
+from ._local_files import LocalFile, read_local_file
 from ._log import get_logger
 from ._policy import TLSPolicy
 
@@ -146,10 +148,13 @@ def load_system_store(context: ssl.SSLContext, trust_env: bool) -> None:
         # NOTE: this branch is not run by the test suite, which runs on Linux.
         _load_windows_stores(context)
     if store.cafile is not None:
-        if store.cafile_origin != _COMPILED_IN:
+        if store.cafile_origin == _COMPILED_IN:
+            context.load_verify_locations(cafile=store.cafile)
+        else:
             source = _env_source(store.cafile_origin, store.cafile)
-            _check_certificates(_read_file(store.cafile, source), source)
-        context.load_verify_locations(cafile=store.cafile)
+            file = _read_file(store.cafile, source)
+            _check_certificates(file.data, source)
+            _load_verify_file(context, store.cafile, file)
     if store.capath is not None:
         context.load_verify_locations(capath=store.capath)
     log.debug("loaded the system trust store: file %s, directory %s", store.cafile, store.capath)
@@ -168,9 +173,10 @@ def _load_windows_stores(context: ssl.SSLContext) -> None:
 
 def _load_cafile(context: ssl.SSLContext, path: str) -> None:
     source = _field_source("cafile", path)
-    _check_certificates(_read_file(path, source), source)
+    file = _read_file(path, source)
+    _check_certificates(file.data, source)
     try:
-        context.load_verify_locations(cafile=path)
+        _load_verify_file(context, path, file)
     except ssl.SSLError as exc:
         raise source.error(
             f"OpenSSL could not read its certificates ({exc.reason or exc}). "
@@ -202,7 +208,8 @@ def _load_cadata(context: ssl.SSLContext, cadata: Union[str, bytes]) -> None:
 
 def _load_crlfile(context: ssl.SSLContext, path: str) -> None:
     source = _field_source("crlfile", path)
-    data = _read_file(path, source)
+    file = _read_file(path, source)
+    data = file.data
     if _PEM_CRL_MARKER not in data:
         if data[:1] == bytes([_DER_SEQUENCE]):
             hint = (
@@ -212,7 +219,7 @@ def _load_crlfile(context: ssl.SSLContext, path: str) -> None:
             hint = "Pass a file with one or more '-----BEGIN X509 CRL-----' blocks"
         raise source.error(f"it contains no PEM CRL. {hint}")
     try:
-        context.load_verify_locations(cafile=path)
+        _load_verify_file(context, path, file)
     except ssl.SSLError as exc:
         raise source.error(f"OpenSSL could not read its CRLs ({exc.reason or exc})") from exc
     log.debug("loaded CRL file %s", path)
@@ -231,17 +238,25 @@ def _check_certificates(data: bytes, source: _Source) -> None:
     raise source.error(f"it contains no PEM certificate. {hint}")
 
 
-def _read_file(path: str, source: _Source) -> bytes:
-    """Return the bytes of ``path``, or raise PolicyError saying why it cannot be used."""
+def _read_file(path: str, source: _Source) -> LocalFile:
+    """Return the content of ``path``, or raise PolicyError saying why it cannot be used."""
     _check_file(path, source)
     try:
-        with open(path, "rb") as stream:
-            data = stream.read()
+        file = read_local_file(path)
     except OSError as exc:
         raise source.error(exc.strerror or str(exc)) from exc
-    if not data.strip():
+    if not file.data.strip():
         raise source.error("the file is empty")
-    return data
+    return file
+
+
+def _load_verify_file(context: ssl.SSLContext, path: str, file: LocalFile) -> None:
+    """Load certificates and CRLs from ``path``, or from the bytes read once from a pipe."""
+    if file.is_regular:
+        context.load_verify_locations(cafile=path)
+        return
+    with materialized(file.data) as copy:
+        context.load_verify_locations(cafile=copy)
 
 
 def _check_file(path: str, source: _Source) -> None:

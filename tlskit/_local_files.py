@@ -1,0 +1,92 @@
+"""Reading the small local files a policy names: CA bundles, CRLs, certificates and keys.
+
+tlskit reads each such file itself before OpenSSL does, to say precisely
+what is wrong with it. Most are regular files, which OpenSSL can read again
+by path. A pipe is different: ``--cacert <(cat ca.pem)`` in a shell names
+``/dev/fd/63``, which can be read once only, so OpenSSL would find it empty.
+`read_local_file` therefore reports whether the file can be read again, and
+the callers hand the bytes already read to OpenSSL otherwise.
+
+Reading a pipe or FIFO never blocks without limit. A FIFO is opened without waiting for a
+writer (one without a writer reads as empty), a pipe or device must reach
+its end within `PIPE_WAIT_SECONDS`, and no file may exceed `MAX_FILE_BYTES`,
+so that ``/dev/zero`` fails instead of filling memory.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import select
+import stat
+import time
+from typing import List, NamedTuple, Optional
+
+# Far larger than any CA bundle in use: Debian's bundle of the Mozilla roots is about 220 KiB.
+MAX_FILE_BYTES = 64 * 1024 * 1024
+
+# How long a pipe or device may take to deliver all of its data.
+PIPE_WAIT_SECONDS = 10.0
+
+_READ_BYTES = 64 * 1024
+
+
+class LocalFile(NamedTuple):
+    """The content of a local file, and whether OpenSSL can read it again by path."""
+
+    data: bytes
+    is_regular: bool
+
+
+def read_local_file(path: str) -> LocalFile:
+    """Return the content of ``path``, without blocking on a FIFO that has no writer.
+
+    Raises:
+        OSError: the file cannot be opened or read, a pipe did not end within
+            `PIPE_WAIT_SECONDS` (``ETIMEDOUT``), or the file is larger than
+            `MAX_FILE_BYTES` (``EFBIG``).
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    descriptor = os.open(path, flags)
+    try:
+        is_regular = stat.S_ISREG(os.fstat(descriptor).st_mode)
+        if is_regular or not hasattr(os, "O_NONBLOCK"):
+            os.set_blocking(descriptor, True)
+            return LocalFile(_read_all(descriptor, None), True)
+        return LocalFile(_read_all(descriptor, time.monotonic() + PIPE_WAIT_SECONDS), False)
+    finally:
+        os.close(descriptor)
+
+
+def _read_all(descriptor: int, deadline: Optional[float]) -> bytes:
+    """Read ``descriptor`` to its end; a non-blocking one waits for data until ``deadline``."""
+    chunks: List[bytes] = []
+    size = 0
+    while True:
+        # Read before waiting: a FIFO that never had a writer reads as ended
+        # at once, but select() does not report it readable on Linux.
+        try:
+            chunk = os.read(descriptor, _READ_BYTES)
+        except BlockingIOError:
+            assert deadline is not None
+            _wait_readable(descriptor, deadline)
+            continue
+        if not chunk:
+            return b"".join(chunks)
+        size += len(chunk)
+        if size > MAX_FILE_BYTES:
+            raise OSError(
+                errno.EFBIG,
+                f"it is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB, more than any such file",
+            )
+        chunks.append(chunk)
+
+
+def _wait_readable(descriptor: int, deadline: float) -> None:
+    remaining = deadline - time.monotonic()
+    readable = remaining > 0 and select.select([descriptor], [], [], remaining)[0]
+    if not readable:
+        raise OSError(
+            errno.ETIMEDOUT,
+            f"it is a pipe or device that did not reach its end within {PIPE_WAIT_SECONDS:g} s",
+        )
