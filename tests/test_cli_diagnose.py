@@ -101,12 +101,14 @@ def test_strict_rule_leaves_out_strict_x509(
 def test_expired_lists_cacert_as_trust(
     ca: trustme.CA, start_server: StartServer, ca_file: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    expired = ca.issue_cert(
-        "127.0.0.1", not_after=datetime.datetime(2020, 1, 1, tzinfo=datetime.timezone.utc)
-    )
+    expired_on = datetime.datetime(2020, 1, 1, tzinfo=datetime.timezone.utc)
+    expired = ca.issue_cert("127.0.0.1", not_after=expired_on)
     server = serve(start_server, make_server_context(expired))
     error = failed_verification(capsys, "get", server.url("/"), "--cacert", ca_file)
-    assert "expired on 2020-01-01 00:00 UTC" in error
+    days = (datetime.datetime.now(datetime.timezone.utc) - expired_on).days
+    # The summary and the chain listing count the same whole days.
+    assert f"expired on 2020-01-01 00:00 UTC, {days} days ago." in error
+    assert f"(expired {days} days ago)" in error
     assert f"\n  trust: --cacert {ca_file}; system store " in error
 
 

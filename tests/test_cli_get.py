@@ -318,6 +318,21 @@ def test_ciphers_string(
     assert "CHACHA20" in json_output(capsysbinary)["tls"]["cipher"]
 
 
+@pytest.mark.parametrize(("profile", "version"), [("modern", "TLSv1.3"), ("compatible", "TLSv1.2")])
+def test_ciphers_profile(
+    https_server: TLSServer,
+    ca_file: str,
+    capsysbinary: pytest.CaptureFixture[bytes],
+    profile: str,
+    version: str,
+) -> None:
+    # The modern profile offers TLS 1.3 only, so a TLS 1.2 ceiling shows the compatible one at work.
+    ceiling = ["--max-tls", "1.2"] if version == "TLSv1.2" else []
+    argv = ["--cacert", ca_file, "--ciphers", profile, *ceiling, "--json"]
+    assert get(https_server.url("/"), *argv) == EXIT_OK
+    assert json_output(capsysbinary)["tls"]["version"] == version
+
+
 def test_ciphers_profile_conflict(capsys: pytest.CaptureFixture[str]) -> None:
     assert get("https://localhost:1/", "--ciphers", "modern", "--max-tls", "1.2") == EXIT_POLICY
     assert "modern" in capsys.readouterr().err

@@ -35,6 +35,7 @@ class Doctored(NamedTuple):
     lax: Issued
     lax_leaf: Issued
     rsa1024_leaf: Issued
+    sha1_leaf: Issued
     client_only_ca: Issued
     stranger: Issued
 
@@ -56,6 +57,7 @@ def doctored(tmp_path_factory: pytest.TempPathFactory) -> Doctored:
         lax=lax,
         lax_leaf=pki.issue("lax-leaf", "/CN=localhost", leaf_extensions, lax),
         rsa1024_leaf=pki.issue("rsa1024", "/CN=localhost", leaf_extensions, root, key="rsa1024"),
+        sha1_leaf=pki.issue("sha1", "/CN=localhost", leaf_extensions, root, digest="-sha1"),
         client_only_ca=pki.issue(
             "client-only", "/CN=Client Only CA", CA_EXTENSIONS + "extendedKeyUsage = clientAuth\n"
         ),
@@ -159,6 +161,17 @@ def test_weak_key_in_chain(
     server = serve(start_server, server_context(doctored.pki, doctored.rsa1024_leaf))
     (report,) = doctor_json(capsys, [server.url("/"), "--cacert", str(doctored.root.cert)], EXIT_VERIFICATION)
     assert checks(report) == ["error verification:weak_key [0]"]
+
+
+def test_weak_signature_in_chain(
+    doctored: Doctored, start_server: StartServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    server = serve(start_server, server_context(doctored.pki, doctored.sha1_leaf))
+    (report,) = doctor_json(capsys, [server.url("/"), "--cacert", str(doctored.root.cert)], EXIT_VERIFICATION)
+    assert checks(report) == ["error verification:weak_signature [0]"]
+    finding = report["findings"][0]  # type: ignore[index]
+    assert "signed with" in finding["message"]
+    assert finding["fix"].startswith("Reissue it signed with SHA-256 or a stronger digest")
 
 
 def test_hostname_and_expiry_both_reported(

@@ -26,6 +26,7 @@ from peer_helpers import (
     ok_responder,
     verified_chain_of,
 )
+from unprivileged import needs_root, run_as_nobody, shared_directory
 
 import tlskit
 from conftest import make_server_context
@@ -310,6 +311,58 @@ def test_unopenable_file_raises(tmp_path: Path, place: str) -> None:
     error = cache_error(path)
     assert error.path == str(path)
     assert "could not open it" in str(error)
+
+
+# tlskit imports sqlite3 and json only when a file cache needs them.
+CACHE_IMPORTS = "import json, sqlite3, sys\nfrom tlskit import PeerCache, PeerCacheError\n"
+
+
+@needs_root
+def test_unreadable_file_as_nobody() -> None:
+    with shared_directory() as directory:
+        path = directory / "peers.sqlite3"
+        PeerCache(path).close()
+        path.chmod(0)
+        check = """
+            try:
+                PeerCache(sys.argv[1])
+            except PeerCacheError as exc:
+                print(exc)
+            """
+        completed = run_as_nobody(CACHE_IMPORTS, check, str(path))
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.strip() == (
+        f"invalid peer cache file {str(path)!r}: could not open it: unable to open database file. "
+        "Check that its directory exists and that this user may read and write both."
+    )
+
+
+@needs_root
+def test_read_only_file_as_nobody(ca: trustme.CA) -> None:
+    with shared_directory() as directory:
+        path = directory / "peers.sqlite3"
+        der_file = directory / "leaf.der"
+        der_file.write_bytes(leaf_der(ca.issue_cert("a.test")))
+        der_file.chmod(0o644)
+        with PeerCache(path) as cache:
+            cache.record("a.test", 443, [der_file.read_bytes()], "TLSv1.3")
+        path.chmod(0o644)
+        check = """
+            with PeerCache(sys.argv[1]) as cache:
+                print(len(cache.records()))
+                try:
+                    cache.record("b.test", 443, [open(sys.argv[2], "rb").read()], "TLSv1.3")
+                except PeerCacheError as exc:
+                    print(exc)
+            """
+        completed = run_as_nobody(CACHE_IMPORTS, check, str(path), str(der_file))
+    assert completed.returncode == 0, completed.stderr
+    count, message = completed.stdout.splitlines()
+    assert count == "1"
+    assert message == (
+        f"invalid peer cache file {str(path)!r}: could not write it: attempt to write a readonly database. "
+        "Make the file and its directory writable for this user."
+    )
 
 
 def test_foreign_database_raises(tmp_path: Path) -> None:

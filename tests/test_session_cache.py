@@ -293,7 +293,7 @@ class ClosingHandler:
         try:
             sock.unwrap()
         except (ssl.SSLError, OSError):
-            pass  # The client may close without close_notify; ours was sent first.
+            pass  # The client may close without close_notify, but ours was sent first.
 
 
 @pytest.mark.parametrize("form", ["ticket", "session ID"])

@@ -14,23 +14,18 @@ import os
 import shutil
 import socket
 import ssl
-import subprocess
-import sys
-import tempfile
-import textwrap
 import threading
 from pathlib import Path
 from typing import Callable, Iterator
 
 import pytest
 import trustme
+from unprivileged import needs_root, run_as_nobody, shared_directory
 
 from pki import make_crl, openssl, write_trustme_ca
 from servers import TLSServer
 from tlskit import PolicyError, TLSPolicy, create_context
 from tlskit._trust import locate_system_store
-
-SUBPROCESS_TIMEOUT_SECONDS = 60
 
 
 def handshake(server: TLSServer, context: ssl.SSLContext) -> str:
@@ -238,41 +233,23 @@ def test_unreadable_cafile(files: Callable[[str], str]) -> None:
         create_context(cafile=path)
 
 
-# Root reads any file, so the child drops to an unprivileged user once tlskit
-# is imported, since the interpreter's own files may be readable by root only.
-UNPRIVILEGED_CREATE_CONTEXT = textwrap.dedent(
-    """
-    import os
-    import sys
-    from tlskit import PolicyError, create_context
-    os.setgid(65534)
-    os.setuid(65534)
-    try:
-        create_context(cafile=sys.argv[1], system_ca=False)
-    except PolicyError as exc:
-        print(exc.field)
-        print(exc)
-    """
-)
-
-
-@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="drops root privileges")
-def test_unreadable_cafile_after_dropping_root(files: Callable[[str], str]) -> None:
-    directory = tempfile.mkdtemp(prefix="tlskit-unreadable-")
-    try:
-        os.chmod(directory, 0o755)
-        path = os.path.join(directory, "ca.pem")
+@needs_root
+def test_unreadable_cafile_as_nobody(files: Callable[[str], str]) -> None:
+    with shared_directory() as directory:
+        path = str(directory / "ca.pem")
         shutil.copyfile(files("certificate"), path)
         os.chmod(path, 0)
-        completed = subprocess.run(
-            [sys.executable, "-c", UNPRIVILEGED_CREATE_CONTEXT, path],
-            env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)),
-            capture_output=True,
-            text=True,
-            timeout=SUBPROCESS_TIMEOUT_SECONDS,
+        completed = run_as_nobody(
+            "import sys\nfrom tlskit import PolicyError, create_context\n",
+            """
+            try:
+                create_context(cafile=sys.argv[1], system_ca=False)
+            except PolicyError as exc:
+                print(exc.field)
+                print(exc)
+            """,
+            path,
         )
-    finally:
-        shutil.rmtree(directory)
     assert completed.returncode == 0, completed.stderr
     field, message = completed.stdout.splitlines()
     assert field == "cafile"

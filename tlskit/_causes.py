@@ -244,11 +244,24 @@ def is_ip_address(host: str) -> bool:
 # Validity periods.
 
 
+def days_since_expiry(cert: PeerCertificate, now: datetime.datetime) -> int:
+    """Return the whole days that have passed since ``cert`` expired, rounded down."""
+    return (now - cert.not_after) // datetime.timedelta(days=1)
+
+
+def describe_days_left(cert: PeerCertificate, now: Optional[datetime.datetime] = None) -> str:
+    """Return ``"N days left"``, or ``"expired N days ago"`` once ``cert`` has expired."""
+    moment = now or datetime.datetime.now(datetime.timezone.utc)
+    if cert.is_expired(moment):
+        return f"expired {_days(days_since_expiry(cert, moment))} ago"
+    return f"{cert.days_until_expiry(moment)} days left"
+
+
 def _expired(facts: Facts) -> Finding:
     cert = next((candidate for candidate in _suspects(facts) if candidate.is_expired(facts.now)), None)
     if cert is None:
         return _other(facts)
-    days = (facts.now - cert.not_after).days
+    days = days_since_expiry(cert, facts.now)
     role = _role(cert, facts)
     clock_suspect, clock_hint = _clock_hint(facts.now, cert.not_after)
     renew = (

@@ -25,7 +25,7 @@ import socket
 import ssl
 from typing import Iterable, List, NamedTuple, Optional, Tuple
 
-from ._causes import Facts, find_cause
+from ._causes import Facts, describe_days_left, find_cause
 from ._certs import PeerCertificate
 from ._context import _VERIFY_X509_PARTIAL_CHAIN
 from ._diagnosis import Diagnosis
@@ -292,8 +292,7 @@ def _compose(
 
 def _certificate_lines(index: int, cert: PeerCertificate) -> List[str]:
     names = [f"DNS:{name}" for name in cert.dns_names] + [f"IP:{address}" for address in cert.ip_addresses]
-    days = cert.days_until_expiry()
-    left = f"expired {-days} days ago" if days < 0 else f"{days} days left"
+    left = describe_days_left(cert)
     lines = [
         f"    [{index}] {cert.subject or '(empty subject)'}",
         f"        issuer: {cert.issuer or '(empty issuer)'}",

@@ -13,6 +13,7 @@ import datetime
 import enum
 from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
 
+from ._causes import days_since_expiry
 from ._certs import PeerCertificate
 from ._chain_rules import strict_violations, weak_key, weak_signature
 from ._errors import CertificateParseError
@@ -72,7 +73,7 @@ def validity_findings(
                 "expired",
                 cert,
                 position,
-                f"expired on {format_date(cert.not_after)}, {-cert.days_until_expiry(now)} days ago",
+                f"expired on {format_date(cert.not_after)}, {days_since_expiry(cert, now)} days ago",
                 "replace it with a renewed certificate",
             )
         ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 from typing import Any, Dict
 
+from ._causes import describe_days_left
 from ._doctor_checks import Report, Severity
 
 
@@ -16,8 +17,7 @@ def format_report(report: Report) -> str:
         marker = "[{}]" if report.target.startswith(("https://", "http://")) else "#{}"
         for index, cert in enumerate(report.certificates):
             label = marker.format(index if marker == "[{}]" else index + 1)
-            left = cert.days_until_expiry()
-            expiry = f"expired {-left} days ago" if left < 0 else f"{left} days left"
+            expiry = describe_days_left(cert)
             lines.append(f"  {label} {cert.subject or '(empty subject)'}")
             lines.append(
                 f"      issuer {cert.issuer or '(empty issuer)'}; until {_date(cert.not_after)} ({expiry})"
