@@ -299,6 +299,22 @@ def test_version_mismatch_names_options(
     assert_cli_terms_only(paragraph)
 
 
+def test_no_shared_cipher_names_ciphers(
+    server_cert: trustme.LeafCert, start_server: StartServer, ca_file: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    context = make_server_context(server_cert)
+    context.maximum_version = ssl.TLSVersion.TLSv1_2
+    context.set_ciphers("ECDHE+AESGCM")
+    server = start_server(HTTPResponder({"/": (200, [], b"ok")}), context)
+    argv = ["--cacert", ca_file, "--max-tls", "1.2", "--ciphers", "ECDHE+CHACHA20"]
+    assert get(server.url("/"), *argv) == EXIT_HANDSHAKE
+    paragraph = error_paragraph(capsys)
+    assert "The policy offers --ciphers 'ECDHE+CHACHA20'" in paragraph
+    assert "The 'intermediate' profile includes it: pass --ciphers 'intermediate'." in paragraph
+    assert "ciphers=" not in paragraph
+    assert_cli_terms_only(paragraph)
+
+
 # Configuration.
 
 

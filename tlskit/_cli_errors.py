@@ -26,6 +26,7 @@ from ._errors import (
     HostnameMismatchError,
     InsecureRedirectError,
     LimitExceededError,
+    NoSharedCipherError,
     PolicyError,
     ProtocolVersionError,
     TimeoutExceededError,
@@ -81,6 +82,8 @@ _LIBRARY_PHRASES: Sequence[Tuple[str, str]] = (
     (RELAX_STRICT_X509, ""),
     (STRICT_X509_OFF, ""),
 )
+
+_CIPHERS_KEYWORD = re.compile(r"\bciphers=(?=')")
 
 _CLIENT_CERTIFICATE_FIX = "Check the certificate given with --cert against what the server accepts."
 
@@ -288,6 +291,13 @@ def _protocol_version(exc: TLSKitError, args: argparse.Namespace) -> Optional[st
     )
 
 
+def _no_shared_cipher(exc: TLSKitError, args: argparse.Namespace) -> Optional[str]:
+    assert isinstance(exc, NoSharedCipherError)
+    # The library writes the policy's cipher setting as a keyword, "ciphers='...'".
+    message = str(exc).replace("set ciphers=", "pass --ciphers ")
+    return _CIPHERS_KEYWORD.sub("--ciphers ", message)
+
+
 # Configuration.
 
 
@@ -322,6 +332,7 @@ _RENDERERS: Sequence[Tuple[Type[TLSKitError], Renderer]] = (
     (HostnameMismatchError, _hostname_mismatch),
     (VerificationError, _verification),
     (ProtocolVersionError, _protocol_version),
+    (NoSharedCipherError, _no_shared_cipher),
     (HandshakeError, _handshake),
     (PolicyError, _policy_field),
 )

@@ -243,11 +243,12 @@ def _finish_body(
     progress = _progress_bar(args)
     complete = False
     try:
+        # The bar throttles its own redraws, so it hears of every read.
         if target is not None:
-            written = save_body(response, target, progress, CHUNK_BYTES)
+            written = save_body(response, target, progress, CHUNK_BYTES, report_interval=0)
         else:
             write = None if args.json else write_stdout
-            written = copy_body(response, write, progress, CHUNK_BYTES, whole_chunks=False)
+            written = copy_body(response, write, progress, CHUNK_BYTES, whole_chunks=False, report_interval=0)
         complete = True
     finally:
         if progress is not None:
@@ -263,7 +264,9 @@ def _progress_bar(args: argparse.Namespace) -> Optional[ProgressBar]:
     body_to_terminal = not args.output and not args.json and sys.stdout.isatty()
     if args.silent or body_to_terminal or not sys.stderr.isatty():
         return None
-    return ProgressBar(sys.stderr)
+    bar = ProgressBar(sys.stderr)
+    bar.start_redrawing()
+    return bar
 
 
 def _http_error(args: argparse.Namespace, response: BaseResponse) -> int:

@@ -271,6 +271,7 @@ def copy_body(
     chunk_size: int,
     *,
     whole_chunks: bool,
+    report_interval: float = REDRAW_INTERVAL_SECONDS,
 ) -> int:
     """Pass the rest of the body to ``write`` (None discards it) and return its size.
 
@@ -279,15 +280,16 @@ def copy_body(
     up to ``chunk_size``, so that a pipe or a terminal sees them at once.
 
     ``progress(received, total)`` is called at the start, when bytes arrive
-    but at most every `REDRAW_INTERVAL_SECONDS` (also while a chunk is still
-    filling), and at the end.
+    but at most every ``report_interval`` seconds (also while a chunk is
+    still filling), and at the end. A callback that throttles itself passes
+    0 to hear of every read.
 
     Raises:
         The body errors of `StreamingResponse.readinto`, and what ``write`` raises.
     """
     check_chunk_size(chunk_size)
     total = expected_size(response)
-    report = _Reporter(progress, total)
+    report = _Reporter(progress, total, report_interval)
     # The body is received into one buffer of chunk_size, straight from the
     # socket where it can be.
     view = memoryview(bytearray(chunk_size))
@@ -318,11 +320,12 @@ def check_chunk_size(chunk_size: int) -> None:
 
 
 class _Reporter:
-    """Calls a progress callback at most every `REDRAW_INTERVAL_SECONDS`, plus at the start and end."""
+    """Calls a progress callback at most every ``interval`` seconds, plus at the start and end."""
 
-    def __init__(self, progress: Optional[ProgressCallback], total: Optional[int]) -> None:
+    def __init__(self, progress: Optional[ProgressCallback], total: Optional[int], interval: float) -> None:
         self.progress = progress
         self.total = total
+        self.interval = interval
         self.reported = 0
         self.reported_at = time.monotonic()
         if progress is not None:
@@ -332,7 +335,7 @@ class _Reporter:
         if self.progress is None:
             return
         now = time.monotonic()
-        if now - self.reported_at >= REDRAW_INTERVAL_SECONDS:
+        if now - self.reported_at >= self.interval:
             self.reported, self.reported_at = received, now
             self.progress(received, self.total)
 
@@ -346,6 +349,8 @@ def save_body(
     target: Union[str, OutputTarget],
     progress: Optional[ProgressCallback],
     chunk_size: int,
+    *,
+    report_interval: float = REDRAW_INTERVAL_SECONDS,
 ) -> int:
     """Write the rest of the body of ``response`` to ``target`` and return the bytes written.
 
@@ -360,7 +365,9 @@ def save_body(
         target = check_output(target)
     output = OutputFile(target)
     try:
-        written = copy_body(response, output.write, progress, chunk_size, whole_chunks=True)
+        written = copy_body(
+            response, output.write, progress, chunk_size, whole_chunks=True, report_interval=report_interval
+        )
         output.commit()
     except BaseException:
         output.discard()

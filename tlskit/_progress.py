@@ -9,6 +9,7 @@ line. The command line uses it only when stderr is a terminal.
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Callable, Optional, TextIO, Tuple
 
@@ -16,6 +17,8 @@ REDRAW_INTERVAL_SECONDS = 0.2
 # `_download` throttles its calls to the same interval but reads the clock a
 # moment before this bar does, so a call it makes on time must not be skipped.
 _CLOCK_SLACK_SECONDS = 0.01
+# A bound on waiting for the redrawing thread, which a blocked stderr could hold up.
+_JOIN_TIMEOUT_SECONDS = 5.0
 BAR_WIDTH = 24
 _UNITS = ("B", "KiB", "MiB", "GiB", "TiB")
 
@@ -64,8 +67,11 @@ def format_progress(done: int, total: Optional[int], elapsed: float, *, complete
 class ProgressBar:
     """A progress callback that draws one line on ``stream``.
 
-    NOTE: the line is drawn only when the download calls it, so while the
-    server sends nothing the line keeps its last byte count and rate.
+    A call draws the line unless it was drawn less than
+    `REDRAW_INTERVAL_SECONDS` ago. After `start_redrawing`, a daemon thread
+    also redraws it at that interval while no call comes, so that the bytes
+    received, the falling rate and the ETA stay current while the server
+    sends nothing. `finish` stops the thread.
 
     Args:
         stream: a text stream, normally ``sys.stderr``.
@@ -79,29 +85,54 @@ class ProgressBar:
         self._drawn_at: Optional[float] = None
         self._width = 0
         self._last: Tuple[int, Optional[int]] = (0, None)
+        # The lock keeps the caller's draws and the thread's apart.
+        self._lock = threading.Lock()
+        self._finished = threading.Event()
+        self._redrawer: Optional[threading.Thread] = None
 
     def __call__(self, done: int, total: Optional[int]) -> None:
-        self._last = (done, total)
-        now = self.clock()
-        if (
-            self._drawn_at is not None
-            and now - self._drawn_at < REDRAW_INTERVAL_SECONDS - _CLOCK_SLACK_SECONDS
-        ):
-            return
-        self._draw(now)
+        with self._lock:
+            self._last = (done, total)
+            now = self.clock()
+            if self._is_due(now):
+                self._draw(now)
+
+    def start_redrawing(self) -> None:
+        """Start the thread that redraws the line while no call comes, until `finish`."""
+        self._redrawer = threading.Thread(
+            target=self._redraw_until_finished, name="tlskit-progress", daemon=True
+        )
+        self._redrawer.start()
 
     def finish(self, *, complete: bool = False) -> None:
-        """Draw the final state and end the line; nothing if nothing was drawn.
+        """Stop redrawing, draw the final state and end the line; nothing if nothing was drawn.
 
         Args:
             complete: the whole body arrived, so the line shows the time taken
                 instead of an estimate. Leave it False when the download failed.
         """
-        if self._drawn_at is None:
-            return
-        self._draw(self.clock(), complete=complete)
-        self.stream.write("\n")
-        self.stream.flush()
+        self._finished.set()
+        if self._redrawer is not None:
+            # The thread wakes at once and holds the lock only while it draws.
+            self._redrawer.join(_JOIN_TIMEOUT_SECONDS)
+        with self._lock:
+            if self._drawn_at is None:
+                return
+            self._draw(self.clock(), complete=complete)
+            self.stream.write("\n")
+            self.stream.flush()
+
+    def _redraw_until_finished(self) -> None:
+        while not self._finished.wait(REDRAW_INTERVAL_SECONDS):
+            with self._lock:
+                now = self.clock()
+                if self._drawn_at is not None and self._is_due(now) and not self._finished.is_set():
+                    self._draw(now)
+
+    def _is_due(self, now: float) -> bool:
+        return (
+            self._drawn_at is None or now - self._drawn_at >= REDRAW_INTERVAL_SECONDS - _CLOCK_SLACK_SECONDS
+        )
 
     def _draw(self, now: float, *, complete: bool = False) -> None:
         done, total = self._last
