@@ -31,7 +31,7 @@ from unprivileged import needs_root, run_as_nobody, shared_directory
 import tlskit
 from conftest import make_server_context
 from servers import HTTPResponder, TLSServer
-from tlskit import PeerCache, PeerCacheError, PolicyError
+from tlskit import PeerCache, PeerCacheError, PinMismatchError, PolicyError
 from tlskit._certs import sha256_fingerprint, spki_pin
 
 StartServer = Callable[..., TLSServer]
@@ -118,6 +118,21 @@ def test_records_lists_and_forgets(ca: trustme.CA) -> None:
     assert cache.forget("a.test") == 1
     assert cache.forget("a.test") == 0
     assert [record.host for record in cache.records()] == ["b.test"]
+
+
+def test_trailing_dot_names_one_peer(ca: trustme.CA) -> None:
+    first, second = leaf_der(ca.issue_cert("a.test")), leaf_der(ca.issue_cert("a.test"))
+    cache = PeerCache()
+    cache.record("a.test.", 443, [first], "TLSv1.3", trust_on_first_use=True)
+    with pytest.raises(PinMismatchError):
+        cache.record("a.test", 443, [second], "TLSv1.3", trust_on_first_use=True)
+    record = cache.get("a.test", 443)
+    assert record is not None
+    assert record.host == "a.test"
+    assert cache.get("a.test.", 443) == record
+    assert cache.records("a.test.") == [record]
+    assert cache.forget("a.test.") == 1
+    assert cache.records() == []
 
 
 def test_memory_cache_is_bounded(ca: trustme.CA) -> None:

@@ -25,7 +25,7 @@ from peer_helpers import (
 
 import tlskit
 from conftest import make_server_context
-from servers import HTTPResponder, TLSServer
+from servers import ConnectProxy, HTTPResponder, TLSServer
 from tlskit import PeerCache, PinMismatchError, PolicyError, SessionCache
 from tlskit._certs import spki_pin
 from tlskit._pinning import HostPins, split_host_port
@@ -359,6 +359,31 @@ def test_first_use_pin_checked_on_resumption(start_server: StartServer, ca: trus
     assert recorder.reused == [False, True]
     assert len(recorder.responder.requests) == 1
     assert caught.value.expected_pins == (spki_pin(other),)
+
+
+class DottedNameProxy(ConnectProxy):
+    """A CONNECT proxy that reaches ``localhost.``, which not every resolver resolves."""
+
+    @staticmethod
+    def _open(host: str, port: int) -> socket.socket:
+        return ConnectProxy._open(host[:-1] if host.endswith(".") else host, port)
+
+
+def test_first_use_pin_holds_with_trailing_dot(
+    start_server: StartServer, ca: trustme.CA, ca_file: str
+) -> None:
+    old, new = ca.issue_cert("localhost"), ca.issue_cert("localhost")
+    responder = ok_responder()
+    server = start_server(responder, make_server_context(old))
+    cache = PeerCache()
+    with DottedNameProxy() as proxy, tofu_client(ca_file, cache, proxy=proxy.url) as client:
+        client.get(f"https://localhost:{server.port}/", headers=CLOSE)
+        server.context = make_server_context(new)
+        with pytest.raises(PinMismatchError) as caught:
+            client.get(f"https://localhost.:{server.port}/", headers=CLOSE)
+    assert caught.value.expected_pins == (spki_pin(leaf_der(old)),)
+    assert len(responder.requests) == 1
+    assert [(record.host, record.port) for record in cache.records()] == [("localhost", server.port)]
 
 
 def test_first_use_requires_verification(https_server: TLSServer, ca_file: str) -> None:

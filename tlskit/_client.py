@@ -167,7 +167,7 @@ class Client(ClosesOnExit):
         accept_key_change: Optional[KeyChangeHandler] = None,
         **fields: Any,
     ) -> None:
-        host_pins = fields.pop("pins") if isinstance(fields.get("pins"), Mapping) else {}
+        host_pins = fields.pop("pins") if "pins" in fields and isinstance(fields["pins"], Mapping) else {}
         self.policy = make_policy(policy, fields)
         self._peers = PeerOptions.for_client(
             host_pins, session_cache, peer_cache, trust_on_first_use, accept_key_change

@@ -68,6 +68,9 @@ DEFAULT_EXPIRY_WARNING_DAYS = 14
 class PeerCache:
     """Verified peers by (host, port), in memory or in one sqlite3 file.
 
+    Hosts are keyed without a trailing dot, so ``example.com.`` and
+    ``example.com`` share one record in every method.
+
     One cache may be shared by many clients and threads, and a file by many
     processes. Clients share one process-wide in-memory cache unless they
     are given their own.
@@ -133,7 +136,7 @@ class PeerCache:
             PeerCacheError: the cache file cannot be read.
         """
         with self._lock:
-            return self._store.load(host, port)
+            return self._store.load(peer_host(host), port)
 
     def records(self, host: Optional[str] = None) -> List[PeerRecord]:
         """Return every record, or those of ``host`` on any port, sorted by host and port.
@@ -142,7 +145,7 @@ class PeerCache:
             PeerCacheError: the cache file cannot be read.
         """
         with self._lock:
-            found = self._store.records(host)
+            found = self._store.records(None if host is None else peer_host(host))
         return sorted(found, key=lambda record: (record.host, record.port))
 
     def forget(self, host: str, port: Optional[int] = None) -> int:
@@ -158,7 +161,7 @@ class PeerCache:
             PeerCacheError: the cache file cannot be written.
         """
         with self._lock, self._store.transaction():
-            return self._store.delete(host, port)
+            return self._store.delete(peer_host(host), port)
 
     def record(
         self,
@@ -200,6 +203,7 @@ class PeerCache:
             raise PolicyError(
                 f"cannot record {format_address(host, port)}: the chain is empty.", host=host, port=port
             )
+        host = peer_host(host)
         now = datetime.datetime.now(UTC)
         der_chain = tuple(bytes(der) for der in chain)
         previous, stored, mismatch = self._update(host, port, der_chain, tls_version, now, trust_on_first_use)
@@ -339,6 +343,15 @@ def _reuse_or_summarize(
     ):
         return previous.chain
     return summarize_chain(chain)
+
+
+def peer_host(host: str) -> str:
+    """Return ``host`` without a trailing dot, as records are keyed.
+
+    ``example.com.`` and ``example.com`` name one host and one certificate,
+    so both forms share one record and one trust-on-first-use pin.
+    """
+    return host[:-1] if host.endswith(".") else host
 
 
 def _tofu_mismatch(host: str, port: int, tofu_pin: str, chain: Tuple[bytes, ...]) -> PinMismatchError:

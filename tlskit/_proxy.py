@@ -125,7 +125,20 @@ NO_PROXY_ENVIRONMENT = ProxyEnvironment(None, None, "")
 
 def read_proxy_environment() -> ProxyEnvironment:
     """Read the proxy variables; call only when ``TLSPolicy.trust_env`` is on."""
+    if not _has_proxy_variable():
+        return NO_PROXY_ENVIRONMENT
     return ProxyEnvironment(environment_proxy("https"), environment_proxy("http"), environment_no_proxy())
+
+
+def _has_proxy_variable() -> bool:
+    """Return whether any variable that this module reads may be set, in one pass."""
+    data = getattr(os.environ, "_data", None)
+    if type(data) is not dict or not _ENCODED_NAMES:
+        return True
+    for key in _ENCODED_NAMES.values():
+        if key in data:
+            return True
+    return False
 
 
 def _environment_value(name: str) -> Optional[str]:

@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Any, Dict, Hashable, Iterable, List, Mapping, NamedTuple, Optional, Tuple, Union
 
 from ._errors import InvalidHeaderError, InvalidURLError, PolicyError
-from ._http11_events import Limits
+from ._http11_events import DEFAULT_LIMITS, Limits
 from ._http11_request import validate_header
 from ._policy import TLSPolicy
 from ._proxy import NO_PROXY_ENVIRONMENT, ProxyEnvironment, read_proxy_environment
@@ -306,8 +306,10 @@ def make_options(
         _check_type(name, flag, (bool,), "True or False")
     if proxy is not None:
         _check_type("proxy", proxy, (str,), "a proxy URL such as 'http://proxy.example:3128', or None")
-    _check_type("limits", limits, (Limits,), "a tlskit.Limits")
-    check_limits(limits)
+    # The default Limits are valid by construction.
+    if limits is not DEFAULT_LIMITS:
+        _check_type("limits", limits, (Limits,), "a tlskit.Limits")
+        check_limits(limits)
     if environment is None:
         environment = read_proxy_environment() if policy.trust_env else NO_PROXY_ENVIRONMENT
     return RequestOptions(

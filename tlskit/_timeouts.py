@@ -17,7 +17,7 @@ so without a total a server cannot hold a call by dripping its head either.
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Dict, Optional, Tuple, Union
 
 from ._errors import PolicyError, TimeoutExceededError, format_address, join_sentences
 
@@ -102,7 +102,25 @@ def make_timeout(value: TimeoutType) -> Timeout:
         return value
     if value is None:
         return NO_TIMEOUT
-    return Timeout(total=_check_seconds("total", value))
+    # Most calls pass the same few numbers, such as the default 30.0, and a
+    # Timeout is a frozen value, so one object serves them all. The key has
+    # the type too, because True == 1 while only the int is a valid timeout.
+    key = (type(value), value)
+    try:
+        cached = _total_timeouts.get(key)
+    except TypeError:  # An unhashable value, which _check_seconds rejects below.
+        cached = None
+    if cached is not None:
+        return cached
+    timeout = Timeout(total=_check_seconds("total", value))
+    if len(_total_timeouts) >= MAX_CACHED_TIMEOUTS:
+        _total_timeouts.clear()
+    _total_timeouts[key] = timeout
+    return timeout
+
+
+MAX_CACHED_TIMEOUTS = 32
+_total_timeouts: Dict[Tuple[type, object], Timeout] = {}
 
 
 class Deadline:
