@@ -314,6 +314,38 @@ def test_accept_key_change_callback(
     assert any("accepted a new key" in entry.getMessage() for entry in caplog.records) is accept
 
 
+@pytest.mark.parametrize("answer", ["no", "yes", 1, [False]])
+def test_key_change_needs_true(
+    start_server: StartServer, ca: trustme.CA, ca_file: str, answer: object
+) -> None:
+    # An operator's typed answer is text: "no" is truthy and must not replace the pin.
+    old, new = ca.issue_cert("127.0.0.1"), ca.issue_cert("127.0.0.1")
+    server = start_server(ok_responder(), make_server_context(old))
+    cache = PeerCache()
+    with tofu_client(ca_file, cache, accept_key_change=lambda error: answer) as client:
+        client.get(server.url("/"), headers=CLOSE)
+        server.context = make_server_context(new)
+        with pytest.raises(PolicyError) as caught:
+            client.get(server.url("/"), headers=CLOSE)
+    assert caught.value.field == "accept_key_change"
+    assert str(caught.value).startswith(f"invalid answer {answer!r} from accept_key_change: expected True")
+    assert isinstance(caught.value.__cause__, PinMismatchError)
+    record = cache.get("127.0.0.1", server.port)
+    assert record is not None
+    assert record.tofu_pin == spki_pin(leaf_der(old))
+
+
+def test_key_change_refused_by_none(start_server: StartServer, ca: trustme.CA, ca_file: str) -> None:
+    # A handler that forgets to return refuses the change.
+    old, new = ca.issue_cert("127.0.0.1"), ca.issue_cert("127.0.0.1")
+    server = start_server(ok_responder(), make_server_context(old))
+    with tofu_client(ca_file, PeerCache(), accept_key_change=lambda error: None) as client:
+        client.get(server.url("/"), headers=CLOSE)
+        server.context = make_server_context(new)
+        with pytest.raises(PinMismatchError):
+            client.get(server.url("/"), headers=CLOSE)
+
+
 def test_forget_accepts_new_key(start_server: StartServer, ca: trustme.CA, ca_file: str) -> None:
     old, new = ca.issue_cert("127.0.0.1"), ca.issue_cert("127.0.0.1")
     server = start_server(ok_responder(), make_server_context(old))

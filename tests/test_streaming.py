@@ -12,6 +12,7 @@ from typing import Callable, List, Optional, Tuple
 import pytest
 
 import tlskit
+import tlskit._streaming
 from servers import HTTPResponder, Request, TLSServer, read_request, scripted
 from tlskit import HTTPStatusError, IncompleteBodyError, LimitExceededError, StreamingResponse
 
@@ -136,6 +137,29 @@ def test_stream_max_body(body_server: TLSServer, ca_file: str) -> None:
             response.read()
         assert response.is_closed
     assert caught.value.limit == "max_body"
+
+
+@pytest.mark.parametrize("path", ["/body", "/chunked", "/gzip"])
+def test_memory_limit_without_max_body(
+    body_server: TLSServer, ca_file: str, path: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The default limit is 1 GiB; a smaller one shows the rule without sending a GiB.
+    monkeypatch.setattr(tlskit._streaming, "MAX_MEMORY_BODY_BYTES", 50_000)
+    with pytest.raises(LimitExceededError) as caught:
+        tlskit.get(body_server.url(path), cafile=ca_file)
+    assert caught.value.limit == "max_body"
+    assert caught.value.value == 50_000
+    assert "the limit of a body read into memory without max_body" in str(caught.value)
+
+
+def test_memory_limit_yields_to_max_body(
+    body_server: TLSServer, ca_file: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tlskit._streaming, "MAX_MEMORY_BODY_BYTES", 50_000)
+    for path in ("/body", "/chunked"):
+        assert tlskit.get(body_server.url(path), cafile=ca_file, max_body=len(BODY)).body == BODY
+    with tlskit.Client(cafile=ca_file) as client, client.stream(body_server.url("/chunked")) as response:
+        assert b"".join(response.iter_bytes()) == BODY
 
 
 def test_invalid_chunk_size_argument(body_server: TLSServer, ca_file: str) -> None:

@@ -191,6 +191,50 @@ def test_custom_cipher_string(start_server: StartServer, server_cert: trustme.Le
     assert response.tls.cipher == "ECDHE-ECDSA-CHACHA20-POLY1305"
 
 
+# Suites without encryption: OpenSSL selects them, the security level removes them.
+
+
+def test_null_only_cipher_string_rejected() -> None:
+    with pytest.raises(tlskit.PolicyError) as caught:
+        TLSPolicy(ciphers="eNULL", maximum_version="1.2")
+    assert caught.value.field == "ciphers"
+    assert str(caught.value).startswith(
+        "invalid TLSPolicy.ciphers 'eNULL': it selects only suites without encryption ("
+    )
+    assert "which security level 2 removes, and maximum_version TLSv1.2 rules out TLS 1.3" in str(
+        caught.value
+    )
+
+
+def test_null_suites_left_out_of_describe() -> None:
+    described = TLSPolicy(ciphers="eNULL:ECDHE+AESGCM", maximum_version="1.2").describe()
+    assert "NULL" not in described.split("TLS 1.2 suites:")[1].splitlines()[0]
+
+
+def test_null_suites_at_level_0_warn(
+    start_server: StartServer, server_cert: trustme.LeafCert, ca_file: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    server = serve(
+        start_server, server_context(server_cert, maximum=V.TLSv1_2, ciphers="ECDHE-ECDSA-NULL-SHA")
+    )
+    with caplog.at_level(logging.WARNING, logger="tlskit"):
+        response = tlskit.get(
+            server.url("/"),
+            cafile=ca_file,
+            ciphers="ECDHE-ECDSA-NULL-SHA",
+            maximum_version="1.2",
+            security_level=0,
+        )
+    assert response.tls.cipher == "ECDHE-ECDSA-NULL-SHA"
+    warnings_logged = [
+        record.getMessage() for record in caplog.records if "without encryption" in record.getMessage()
+    ]
+    assert warnings_logged == [
+        "TLSPolicy.ciphers 'ECDHE-ECDSA-NULL-SHA' enables suites without encryption at security level 0 "
+        "(ECDHE-ECDSA-NULL-SHA): anyone on the path can read the traffic if the server picks one."
+    ]
+
+
 # Security levels.
 
 

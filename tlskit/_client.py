@@ -136,7 +136,8 @@ class Client(ClosesOnExit):
             ``peer_cache``; pass a file-backed `PeerCache` to keep them.
         accept_key_change: with trust on first use, called with the
             `PinMismatchError` that a changed key raises; returning True
-            makes the new key the host's pin instead.
+            makes the new key the host's pin instead, False or None keeps
+            the pin, and any other value raises `PolicyError`.
         **fields: TLSPolicy fields that override those of ``policy``, such as
             ``cafile``, ``verify`` or ``trust_env``. A mapping given as
             ``pins`` sets per-host pins instead, keyed by ``"host:port"`` or

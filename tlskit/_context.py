@@ -35,7 +35,7 @@ from ._keylog import keylog_path, prepare_keylog_file
 from ._log import get_logger
 from ._policy import TLSPolicy, make_policy
 from ._trust import load_trust
-from ._versions import version_label
+from ._versions import is_profile, suites_below_tls13, version_label
 
 log = get_logger(__name__)
 
@@ -69,6 +69,17 @@ def build_context(policy: TLSPolicy) -> ssl.SSLContext:
             "TLS 1.0 and 1.1, and this policy also runs at OpenSSL security level 0.",
             version_label(policy.minimum_version),
         )
+    if policy.security_level == 0 and not is_profile(policy.ciphers):
+        without_encryption = suites_below_tls13(policy.ciphers).without_encryption
+        if without_encryption:
+            _warn_once(
+                "null-ciphers",
+                policy,
+                "TLSPolicy.ciphers %r enables suites without encryption at security level 0 (%s): anyone "
+                "on the path can read the traffic if the server picks one.",
+                policy.ciphers,
+                ", ".join(without_encryption),
+            )
     _configure_verification(context, policy)
 
     # 6. Client certificate for mutual TLS.

@@ -78,6 +78,8 @@ def _ciphers(policy: TLSPolicy) -> List[Tuple[str, str]]:
     tls13: List[str] = []
     older: List[str] = []
     for cipher in context.get_ciphers():
+        if cipher["symmetric"] is None and policy.security_level > 0:
+            continue  # NULL encryption: the security level removes it at handshake time.
         (tls13 if cipher["protocol"] == "TLSv1.3" else older).append(cipher["name"])
 
     # get_ciphers lists every configured suite; keep those the version range can use.

@@ -49,11 +49,12 @@ from ._peer_record import (
     summarize_chain,
 )
 from ._peer_store import MemoryStore, SqliteStore
+from ._url import shorten
 
 log = get_logger(__name__)
 
 PathType = Union[str, "os.PathLike[str]"]
-KeyChangeHandler = Callable[[PinMismatchError], bool]
+KeyChangeHandler = Callable[[PinMismatchError], Optional[bool]]
 # A peer's DER chain and the summaries made from it.
 KnownChain = Tuple[Tuple[bytes, ...], Tuple[CertificateSummary, ...]]
 
@@ -208,7 +209,7 @@ class PeerCache:
         der_chain = tuple(bytes(der) for der in chain)
         previous, stored, mismatch = self._update(host, port, der_chain, tls_version, now, trust_on_first_use)
         if mismatch is not None:
-            if accept_key_change is None or not accept_key_change(mismatch):
+            if accept_key_change is None or not _accepts(accept_key_change, mismatch):
                 raise mismatch
             log.warning(
                 "accepted a new key for %s: pin %s replaces %s",
@@ -399,3 +400,27 @@ def _check_count(name: str, value: object, *, minimum: int) -> None:
 
 
 SHARED_PEER_CACHE = PeerCache()
+
+
+def _accepts(accept_key_change: KeyChangeHandler, mismatch: PinMismatchError) -> bool:
+    """Return whether the handler accepts the key change; only True does, and None or False refuse it.
+
+    A truthy answer such as the text "no" from input() must not replace a
+    pin, so any answer other than a bool or None raises.
+
+    Raises:
+        PolicyError: the handler returned something else, chained to the mismatch.
+    """
+    verdict = accept_key_change(mismatch)
+    if verdict is True:
+        return True
+    if verdict is None or verdict is False:
+        return False
+    raise PolicyError(
+        f"invalid answer {shorten(repr(verdict))} from accept_key_change: expected True to accept the new key "
+        f"of {format_address(mismatch.host or '', mismatch.port or 0)} or False to keep the pin. The pin is "
+        "kept.",
+        field="accept_key_change",
+        host=mismatch.host,
+        port=mismatch.port,
+    ) from mismatch

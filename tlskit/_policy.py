@@ -30,6 +30,7 @@ from ._versions import (
     cipher_string,
     is_profile,
     parse_version,
+    suites_below_tls13,
     version_label,
 )
 
@@ -358,6 +359,7 @@ class TLSPolicy:
             )
         if not is_profile(self.ciphers):
             check_cipher_string(self.ciphers)
+            self._check_encrypting_suites()
             return
 
         maximum = self.maximum_version
@@ -454,6 +456,23 @@ class TLSPolicy:
                 "invalid TLSPolicy: keylog_from_env=True reads SSLKEYLOGFILE, but trust_env=False forbids "
                 "reading the environment. Set trust_env=True, or give the path as keylog_file.",
                 field="keylog_from_env",
+            )
+
+    def _check_encrypting_suites(self) -> None:
+        """Raise when a cipher string leaves TLS 1.2 and below only suites that the security level removes."""
+        maximum = self.maximum_version
+        assert maximum is None or isinstance(maximum, ssl.TLSVersion)
+        if self.security_level == 0 or (maximum is None or maximum >= ssl.TLSVersion.TLSv1_3):
+            return
+        suites = suites_below_tls13(self.ciphers)
+        if suites.names and len(suites.without_encryption) == len(suites.names):
+            raise PolicyError(
+                f"invalid TLSPolicy.ciphers {self.ciphers!r}: it selects only suites without encryption "
+                f"({', '.join(suites.without_encryption[:3])}{', ...' if len(suites.names) > 3 else ''}), which "
+                f"security level {self.security_level} removes, and maximum_version "
+                f"{version_label(maximum)} rules out TLS 1.3. Use a profile or a string with encrypting "
+                "suites, such as 'ECDHE+AESGCM'.",
+                field="ciphers",
             )
 
     def _check_expiry_warning_days(self) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import io
 import time
-from typing import TYPE_CHECKING, Callable, Iterator, List, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Callable, Iterator, Optional, Sequence, Union
 
 from ._connection import MAX_RECORD_BYTES, Connection, TLSInfo
 from ._errors import LimitExceededError, TLSKitError, format_address
@@ -32,6 +32,11 @@ from ._http11_events import (
 )
 from ._response import BaseResponse, ClosesOnExit, Response
 from ._timeouts import Deadline
+
+# The largest body read into memory when the caller sets no max_body. Past
+# it, a server could fill memory; the decoded-size limit of compressed
+# bodies is the same (Limits.max_decoded_bytes).
+MAX_MEMORY_BODY_BYTES = 1024 * 1024 * 1024
 
 if TYPE_CHECKING:
     from ._decoding import ContentDecoder
@@ -234,25 +239,50 @@ class BodyReader:
             connection.close()
 
     def read_all(self) -> bytes:
-        """Read the rest of the body and return it."""
+        """Read the rest of the body into memory and return it.
+
+        Without ``max_body``, a body kept in memory may not pass
+        `MAX_MEMORY_BODY_BYTES`, so that a server cannot fill memory.
+
+        Raises:
+            LimitExceededError: the body passes ``max_body``, or without it
+                `MAX_MEMORY_BODY_BYTES`.
+        """
         parser = self.parser
-        if (
-            not self.done
-            and parser.state == BODY_LENGTH
-            and self._is_plain()
-            and (self.max_body is None or parser.body_received + parser.body_remaining <= self.max_body)
-        ):
-            try:
-                return self._read_length_body()
-            except BaseException as exc:
-                self._fail(exc)
-                raise
-        pieces: List[bytes] = []
+        limit = MAX_MEMORY_BODY_BYTES if self.max_body is None else self.max_body
+        if not self.done and parser.state == BODY_LENGTH and self._is_plain():
+            if parser.body_received + parser.body_remaining <= limit:
+                try:
+                    return self._read_length_body()
+                except BaseException as exc:
+                    self._fail(exc)
+                    raise
+            if self.max_body is None:
+                self._fail_memory_limit()
+        # Pieces go into one growing buffer, whose getvalue() shares it
+        # rather than copying, so the body is not held twice at the end.
+        body = io.BytesIO()
         while True:
             piece = self.read_piece()
             if not piece:
-                return b"".join(pieces)
-            pieces.append(piece)
+                return body.getvalue()
+            body.write(piece)
+            if self.max_body is None and body.tell() > limit:
+                self._fail_memory_limit()
+
+    def _fail_memory_limit(self) -> None:
+        """Drop the connection and raise for a body larger than a default in-memory read allows."""
+        error = LimitExceededError(
+            f"response body from {format_address(self.connection.host, self.connection.port)} exceeds "
+            f"{MAX_MEMORY_BODY_BYTES // (1024 * 1024)} MiB, the limit of a body read into memory without "
+            "max_body. Use Client.stream or Client.download to read it in pieces, or pass a larger max_body.",
+            limit="max_body",
+            value=MAX_MEMORY_BODY_BYTES,
+            host=self.connection.host,
+            port=self.connection.port,
+        )
+        self._fail(error)
+        raise error
 
     def _read_length_body(self) -> bytes:
         """Read the rest of a Content-Length body, most of it straight into the bytes returned.

@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 import functools
 import ssl
-from typing import Mapping, Optional, Tuple, Union
+from typing import Mapping, NamedTuple, Optional, Tuple, Union
 
 from ._errors import PolicyError
 
@@ -162,3 +162,27 @@ def check_cipher_string(ciphers: str) -> None:
             "with 'openssl ciphers -v'.",
             field="ciphers",
         ) from exc
+
+
+class SuitesBelowTLS13(NamedTuple):
+    """The suites of a cipher string for TLS 1.2 and below, and those among them that encrypt nothing."""
+
+    names: Tuple[str, ...]
+    without_encryption: Tuple[str, ...]
+
+
+@functools.lru_cache(maxsize=64)
+def suites_below_tls13(ciphers: str) -> SuitesBelowTLS13:
+    """Return the suites that ``ciphers`` selects for TLS 1.2 and below.
+
+    OpenSSL lists NULL-encryption suites such as ``ECDHE-ECDSA-NULL-SHA``
+    here, but removes them at security level 1 and above, since they give 0
+    bits of security. ``ciphers`` must be a valid OpenSSL cipher string.
+    """
+    probe = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    probe.set_ciphers(ciphers)
+    suites = [suite for suite in probe.get_ciphers() if suite["protocol"] != "TLSv1.3"]
+    return SuitesBelowTLS13(
+        tuple(suite["name"] for suite in suites),
+        tuple(suite["name"] for suite in suites if suite["symmetric"] is None),
+    )
