@@ -304,9 +304,8 @@ def _no_shared_cipher(exc: TLSKitError, args: argparse.Namespace) -> Optional[st
 def _policy_field(exc: TLSKitError, args: argparse.Namespace) -> Optional[str]:
     assert isinstance(exc, PolicyError)
     message = str(exc)
-    fields = [exc.field or ""] + [
-        match.group(1) or match.group(2) for match in _FIELD_NAMES.finditer(message)
-    ]
+    # Only the fields the message names: a glossary of a field it does not name explains nothing.
+    fields = [match.group(1) or match.group(2) for match in _FIELD_NAMES.finditer(message)]
     options = {field: _option_for(field, args) for field in fields if field in POLICY_FIELD_OPTIONS}
     # A message written for the command line names its option already.
     options = {field: option for field, option in options.items() if option not in message}
