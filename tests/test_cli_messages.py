@@ -12,7 +12,7 @@ import trustme
 
 import tlskit
 from conftest import make_server_context
-from servers import HTTPResponder, TLSServer, read_request
+from servers import HTTPResponder, TLSServer, read_request, scripted
 from tlskit import InsecureRedirectError, LimitExceededError
 from tlskit._cli import EXIT_HANDSHAKE, EXIT_OK, EXIT_POLICY, EXIT_PROTOCOL, EXIT_VERIFICATION, main
 
@@ -162,6 +162,17 @@ def test_library_limit_keeps_its_terms(start_server: StartServer, ca_file: str) 
         tlskit.get(server.url("/big"), cafile=ca_file, max_body=4999)
     assert caught.value.limit == "max_body"
     assert "max_body (4999 bytes)" in str(caught.value)
+
+
+def test_head_limit_not_named_as_field(
+    start_server: StartServer, ca_file: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    server = start_server(scripted(b"HTTP/1.1 200 OK\r\nX-Long: " + b"a" * 20000 + b"\r\n\r\n"))
+    assert get(server.url("/"), "--cacert", ca_file) == EXIT_PROTOCOL
+    paragraph = error_paragraph(capsys)
+    assert "response header line exceeds tlskit's limit (16384 bytes)" in paragraph
+    assert paragraph.endswith("). No option of tlskit get raises it.")
+    assert "max_line_bytes" not in paragraph
 
 
 def test_decompression_bomb_names_header(

@@ -83,6 +83,9 @@ _LIBRARY_PHRASES: Sequence[Tuple[str, str]] = (
     (STRICT_X509_OFF, ""),
 )
 
+# Limits on the response head, which only a program can change (tlskit.Limits).
+_HEAD_LIMITS = ("max_line_bytes", "max_header_bytes", "max_header_count")
+
 _CIPHERS_KEYWORD = re.compile(r"\bciphers=(?=')")
 
 _CLIENT_CERTIFICATE_FIX = "Check the certificate given with --cert against what the server accepts."
@@ -157,6 +160,10 @@ def _redirect_source(history: Sequence[object], exc: TLSKitError) -> str:
 
 def _limit_exceeded(exc: TLSKitError, args: argparse.Namespace) -> Optional[str]:
     assert isinstance(exc, LimitExceededError)
+    if exc.limit in _HEAD_LIMITS:
+        # The message names the Limits field; no option sets it.
+        message = str(exc).replace(f"{exc.limit} (", "tlskit's limit (")
+        return join_sentences(message, "No option of tlskit get raises it")
     if exc.limit != "max_body":
         return None
     return (
