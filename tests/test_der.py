@@ -335,6 +335,8 @@ def test_decode_time_rejects_other_tag() -> None:
         ("in side", "in side"),
         ("a=b", "a=b"),
         ("nul\x00tab\tdel\x7f", "nul\\00tab\\09del\\7F"),
+        ("csi\x9b2J osc\x9d0 title\x9c", "csi\\C2\\9B2J osc\\C2\\9D0 title\\C2\\9C"),
+        ("caf\u00e9 \u00a0nbsp", "caf\u00e9 \u00a0nbsp"),
         ("Zoë 日本", "Zoë 日本"),
         ("", ""),
     ],

@@ -21,22 +21,28 @@ Exit statuses, one per failure class, stable across releases:
 8     server broke the HTTP protocol or a limit, or a redirect was rejected
 9     ``tlskit cache show|forget``: no record for the host
 22    ``get --fail``: HTTP status 400 or more (curl's number)
-130   interrupted (Ctrl-C)
+23    could not write the output: stdout, or the ``-o`` file (curl's number)
+130   interrupted (Ctrl-C, SIGINT)
+143   terminated (SIGTERM, as sent by ``kill``, ``timeout`` and service managers)
 ====  ==================================================
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
-import sys
-from typing import Optional, Sequence, Tuple
+import signal
+import threading
+from types import FrameType
+from typing import Any, Iterator, Optional, Sequence, Tuple
 
 from . import _cli_peers, _errors
 from ._cli_doctor import add_doctor_parser
 from ._cli_errors import describe_error, in_cli_terms
 from ._cli_get import EXIT_HTTP_ERROR, add_get_parser
 from ._cli_options import add_policy_parser
+from ._cli_streams import StdoutError, print_stderr
 from ._version import __version__
 
 EXIT_OK = 0
@@ -52,6 +58,7 @@ EXIT_NOT_FOUND = _cli_peers.EXIT_NOT_FOUND
 EXIT_HTTP = EXIT_HTTP_ERROR
 EXIT_WRITE = 23  # curl's CURLE_WRITE_ERROR
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
+EXIT_TERMINATED = 143  # 128 + SIGTERM
 
 # Checked in order: subclasses before their bases.
 _EXIT_STATUSES: Sequence[Tuple[type, int]] = (
@@ -94,6 +101,32 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         logger.removeHandler(printer)
 
 
+class TerminatedError(BaseException):
+    """SIGTERM arrived. A BaseException, as KeyboardInterrupt is, so that no ``except Exception`` stops it."""
+
+
+def _raise_terminated(signum: int, frame: Optional[FrameType]) -> None:
+    raise TerminatedError()
+
+
+@contextlib.contextmanager
+def _sigterm_raises() -> Iterator[None]:
+    """Raise `TerminatedError` on SIGTERM while the block runs, so that cleanup runs as for Ctrl-C.
+
+    Python's default for SIGTERM ends the process at once, which leaves the
+    temporary file of ``-o`` behind. Only the main thread may set a signal
+    handler, so elsewhere (a test that calls `main`) the block runs unchanged.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous: Any = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 class _WarningPrinter(logging.Handler):
     """Prints tlskit's warnings and logged errors, such as a CA that expires soon, as one line on stderr.
 
@@ -109,17 +142,23 @@ class _WarningPrinter(logging.Handler):
         if getattr(self.args, "silent", False):
             return
         level = record.levelname.lower()
-        print(f"tlskit: {level}: {in_cli_terms(record.getMessage(), self.args)}", file=sys.stderr)
+        print_stderr(f"tlskit: {level}: {in_cli_terms(record.getMessage(), self.args)}")
 
 
 def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     try:
-        return int(args.run(parser, args))
+        with _sigterm_raises():
+            return int(args.run(parser, args))
     except _errors.TLSKitError as exc:
         if args.debug:
             raise
         _print_error(args, describe_error(exc, args))
         return _exit_status(exc)
+    except StdoutError as exc:
+        if args.debug:
+            raise
+        _print_error(args, str(exc))
+        return EXIT_WRITE
     except OSError as exc:
         # tlskit maps network errors to its own classes, so what is left is a local file.
         if args.debug:
@@ -131,13 +170,18 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             raise
         _print_error(args, "interrupted.")
         return EXIT_INTERRUPTED
+    except TerminatedError:
+        if args.debug:
+            raise
+        _print_error(args, "terminated.")
+        return EXIT_TERMINATED
 
 
 def _print_error(args: argparse.Namespace, message: str) -> None:
     # As with curl, -s hides errors unless -S is also given.
     if getattr(args, "silent", False) and not getattr(args, "show_error", False):
         return
-    print(f"tlskit: {message}", file=sys.stderr)
+    print_stderr(f"tlskit: {message}")
 
 
 def _describe_file_error(exc: OSError) -> str:

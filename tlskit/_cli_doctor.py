@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from typing import Any, List
 
 from ._cli_errors import in_cli_terms
 from ._cli_options import add_tls_verb, policy_fields
+from ._cli_streams import print_stdout
 from ._cli_values import count, seconds
 from ._doctor import examine_bundle, examine_url
 from ._doctor_checks import Report
@@ -81,8 +81,7 @@ def run_doctor(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int
         for report in reports
     ]
     if args.json:
-        print(json.dumps([report_to_json(report) for report in reports], indent=2))
+        print_stdout(json.dumps([report_to_json(report) for report in reports], indent=2))
     else:
-        print("\n\n".join(format_report(report) for report in reports))
-    sys.stdout.flush()
+        print_stdout("\n\n".join(format_report(report) for report in reports))
     return EXIT_FINDINGS if any(report.fails_verification for report in reports) else 0

@@ -314,6 +314,8 @@ def _policy_field(exc: TLSKitError, args: argparse.Namespace) -> Optional[str]:
     # Only the fields the message names: a glossary of a field it does not name explains nothing.
     fields = [match.group(1) or match.group(2) for match in _FIELD_NAMES.finditer(message)]
     options = {field: _option_for(field, args) for field in fields if field in POLICY_FIELD_OPTIONS}
+    # A message written for the command line names its option already.
+    options = {field: option for field, option in options.items() if option not in message}
     if not options:
         return None
     glossary = " and ".join(f"{option} sets {field}" for field, option in options.items())

@@ -19,10 +19,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any, Dict, List, Optional, Tuple, Union
+from typing import Any, Dict, List, Optional, Tuple
 
 from ._certs import PeerCertificate, extension_json, sha256_fingerprint
 from ._cli_options import ConnectTo, add_tls_verb, connect_to_rule, policy_fields
+from ._cli_streams import print_stderr, write_stdout
 from ._cli_values import count, seconds, size
 from ._client import Client
 from ._connection import TLSInfo
@@ -39,6 +40,8 @@ EXIT_HTTP_ERROR = 22
 
 DEFAULT_TIMEOUT_SECONDS = 30.0
 CHUNK_BYTES = 64 * 1024
+# The -o value that means stdout; a file named '-' is written as './-'.
+STDOUT_PATH = "-"
 # A chain longer than this is a loop; curl follows at most 50 by default.
 MAX_REDIRECTS = 1000
 
@@ -64,8 +67,8 @@ def _add_output_options(group: Any) -> None:
         "--output",
         type=_output_path,
         metavar="FILE",
-        help="write the body to FILE instead of stdout; a symbolic link is followed and a device such "
-        "as /dev/null is written in place",
+        help="write the body to FILE instead of stdout ('-' for stdout, './-' for a file named '-'); a "
+        "symbolic link is followed and a device such as /dev/null is written in place",
     )
     group.add_argument("-i", "--include", action="store_true", help="print the response head before the body")
     group.add_argument("-I", "--head", action="store_true", help="send HEAD and print the response head only")
@@ -155,7 +158,7 @@ def run_get(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     if rule is not None:
         url, server_hostname, host_header = _apply_connect_to(rule, requested)
         if args.verbose:
-            print(f"* --connect-to: {args.url} goes to {url}, verified as {server_hostname}", file=sys.stderr)
+            print_stderr(f"* --connect-to: {args.url} goes to {url}, verified as {server_hostname}")
         fields["server_hostname"] = server_hostname
         # Error messages name the requested host and port, not the address connected to.
         args.server_hostname, args.url_port = server_hostname, requested.port
@@ -208,6 +211,11 @@ def _requested_url(args: argparse.Namespace) -> URL:
 def _check_combinations(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     if args.json and args.include:
         parser.error("--json and -i both write to stdout: use one of them")
+    if args.output == STDOUT_PATH:
+        if args.json:
+            parser.error("--json and -o - both write to stdout: use one of them")
+        # As in curl and wget, '-o -' means stdout.
+        args.output = None
 
 
 def _finish_head(args: argparse.Namespace, response: BaseResponse, target: Optional[OutputTarget]) -> int:
@@ -220,7 +228,7 @@ def _finish_head(args: argparse.Namespace, response: BaseResponse, target: Optio
     if args.json:
         _print_json(_metadata(response, 0, args.output))
     elif target is None:
-        _write_stdout(head)
+        write_stdout(head)
     return 0
 
 
@@ -231,7 +239,7 @@ def _finish_body(
     if args.fail and response.status >= 400:
         return _http_error(args, response)
     if args.include:
-        _write_stdout(format_head(response).encode("latin-1"))
+        write_stdout(format_head(response).encode("latin-1"))
     progress = _progress_bar(args)
     complete = False
     try:
@@ -239,7 +247,7 @@ def _finish_body(
         if target is not None:
             written = save_body(response, target, progress, CHUNK_BYTES, report_interval=0)
         else:
-            write = None if args.json else _write_stdout
+            write = None if args.json else write_stdout
             written = copy_body(response, write, progress, CHUNK_BYTES, whole_chunks=False, report_interval=0)
         complete = True
     finally:
@@ -264,7 +272,7 @@ def _progress_bar(args: argparse.Namespace) -> Optional[ProgressBar]:
 def _http_error(args: argparse.Namespace, response: BaseResponse) -> int:
     if not args.silent or args.show_error:
         reason = f" {response.reason}" if response.reason else ""
-        print(f"tlskit: {response.url} returned HTTP {response.status}{reason}.", file=sys.stderr)
+        print_stderr(f"tlskit: {response.url} returned HTTP {response.status}{reason}.")
     return EXIT_HTTP_ERROR
 
 
@@ -286,7 +294,7 @@ def _report_connection(args: argparse.Namespace, response: BaseResponse) -> None
     lines.append(f"* URL: {response.url}")
     lines.extend(describe_tls(response.tls))
     lines.extend("< " + line for line in format_head(response).rstrip("\r\n").split("\r\n"))
-    print("\n".join(lines), file=sys.stderr)
+    print_stderr("\n".join(lines))
 
 
 def describe_tls(tls: Optional[TLSInfo]) -> List[str]:
@@ -373,12 +381,7 @@ def _certificate_metadata(der: bytes) -> Dict[str, Any]:
 
 
 def _print_json(data: Dict[str, Any]) -> None:
-    _write_stdout((json.dumps(data, indent=2) + "\n").encode("utf-8"))
-
-
-def _write_stdout(data: Union[bytes, memoryview]) -> None:
-    sys.stdout.buffer.write(data)
-    sys.stdout.buffer.flush()
+    write_stdout((json.dumps(data, indent=2) + "\n").encode("utf-8"))
 
 
 # Option values.

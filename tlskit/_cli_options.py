@@ -17,9 +17,12 @@ from __future__ import annotations
 import argparse
 import getpass
 import os
+import warnings
 from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence
 
+from ._cli_streams import print_stdout
 from ._cli_values import MAX_PORT, is_port, shown
+from ._errors import PolicyError
 from ._policy import TLSPolicy
 from ._versions import CipherProfile
 
@@ -156,7 +159,7 @@ def password_reader(parser: argparse.ArgumentParser, source: str) -> Callable[[]
     """
     kind, _, name = source.partition(":")
     if source == "prompt":
-        return lambda: getpass.getpass("tlskit: password for the client key: ")
+        return prompt_password
     if kind == "env" and name:
         if name not in os.environ:
             parser.error(f"--pass env:{name}: the environment variable {name} is not set")
@@ -164,6 +167,27 @@ def password_reader(parser: argparse.ArgumentParser, source: str) -> Callable[[]
     # The value is not echoed: it may be the password itself, typed by mistake.
     parser.error(f"invalid --pass value: expected {PASS_FORMS}, never the password itself")
     raise AssertionError("parser.error returns only by raising")
+
+
+def prompt_password() -> str:
+    """Ask for the client key's password on the terminal, without echo.
+
+    Without a terminal, `getpass.getpass` warns and then reads stdin with
+    echo. That warning is raised as an error here, before anything is read.
+
+    Raises:
+        PolicyError: the process has no terminal to ask on.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", getpass.GetPassWarning)
+        try:
+            return getpass.getpass("tlskit: password for the client key: ")
+        except getpass.GetPassWarning:
+            raise PolicyError(
+                "--pass prompt needs a terminal to ask for the client key's password, and this process has "
+                "none. Pass --pass env:NAME to read it from the environment variable NAME instead.",
+                field="client_key_password",
+            ) from None
 
 
 def connect_to_rule(value: str) -> ConnectTo:
@@ -250,5 +274,5 @@ def add_policy_parser(commands: Any) -> None:
 
 def run_policy(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     """Print ``TLSPolicy(...).describe()`` for the options given."""
-    print(TLSPolicy(**policy_fields(parser, args)).describe())
+    print_stdout(TLSPolicy(**policy_fields(parser, args)).describe())
     return 0

@@ -11,10 +11,10 @@ import argparse
 import datetime
 import json
 import os
-import sys
 from typing import Any, Dict, List, Optional, Sequence
 
 from ._cli_options import add_debug_option
+from ._cli_streams import print_stderr, print_stdout
 from ._cli_values import seconds
 from ._errors import PolicyError
 from ._inspect import format_inspection, inspect_url
@@ -98,9 +98,9 @@ def run_inspect(parser: argparse.ArgumentParser, args: argparse.Namespace) -> in
         fields["cafile"] = args.cacert
     inspection = inspect_url(args.url, TLSPolicy(**fields), args.timeout)
     if args.json:
-        print(json.dumps(inspection.to_json(), indent=2))
+        print_stdout(json.dumps(inspection.to_json(), indent=2))
     else:
-        print("\n".join(format_inspection(inspection)))
+        print_stdout("\n".join(format_inspection(inspection)))
     return EXIT_OK if inspection.verified else EXIT_VERIFICATION
 
 
@@ -108,11 +108,11 @@ def run_cache_list(parser: argparse.ArgumentParser, args: argparse.Namespace) ->
     path = os.path.expanduser(args.file)
     records = _read_records(path, None)
     if args.json:
-        print(json.dumps([record.to_json() for record in records], indent=2))
+        print_stdout(json.dumps([record.to_json() for record in records], indent=2))
     elif not records:
-        print(f"no peers recorded in {path}")
+        print_stdout(f"no peers recorded in {path}")
     for record in [] if args.json else records:
-        print(_summary_line(record))
+        print_stdout(_summary_line(record))
     return EXIT_OK
 
 
@@ -121,13 +121,13 @@ def run_cache_show(parser: argparse.ArgumentParser, args: argparse.Namespace) ->
     host, port = _host_argument(parser, args.host)
     records = [record for record in _read_records(path, host) if port in (None, record.port)]
     if not records:
-        print(f"tlskit: no record for {args.host} in {path}", file=sys.stderr)
+        print_stderr(f"tlskit: no record for {args.host} in {path}")
         return EXIT_NOT_FOUND
     if args.json:
-        print(json.dumps([record.to_json() for record in records], indent=2))
+        print_stdout(json.dumps([record.to_json() for record in records], indent=2))
         return EXIT_OK
     blocks = ["\n".join(_record_lines(record)) for record in records]
-    print("\n\n".join(blocks))
+    print_stdout("\n\n".join(blocks))
     return EXIT_OK
 
 
@@ -139,9 +139,9 @@ def run_cache_forget(parser: argparse.ArgumentParser, args: argparse.Namespace) 
         with PeerCache(path) as cache:
             forgotten = cache.forget(host, port)
     if not forgotten:
-        print(f"tlskit: no record for {args.host} in {path}", file=sys.stderr)
+        print_stderr(f"tlskit: no record for {args.host} in {path}")
         return EXIT_NOT_FOUND
-    print(f"forgot {forgotten} record{'s' if forgotten > 1 else ''} for {args.host}")
+    print_stdout(f"forgot {forgotten} record{'s' if forgotten > 1 else ''} for {args.host}")
     return EXIT_OK
 
 

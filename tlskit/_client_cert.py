@@ -148,6 +148,9 @@ def _password_callback(
             return password
         try:
             value = password()
+        except PolicyError:
+            # The callable's own message already names the setting and the fix.
+            raise
         except Exception as exc:
             raise PolicyError(
                 f"invalid TLSPolicy.client_key_password: the callable raised {type(exc).__name__}: {exc}.",

@@ -222,7 +222,9 @@ def escape_attribute_value(text: str) -> str:
     Special characters get a backslash (RFC 4514 2.4): ``"+,;<>\\`` anywhere,
     ``#`` or a space at the start, and a space at the end. NUL and the other
     ASCII control characters are written as ``\\XX`` hex pairs so that the
-    string stays printable on one line.
+    string stays printable on one line. The C1 controls U+0080 to U+009F,
+    which terminals run as escape sequences, are written as the ``\\XX``
+    pairs of their UTF-8 bytes, as RFC 4514 2.4 allows for any character.
     """
     escaped: List[str] = []
     last = len(text) - 1
@@ -231,6 +233,8 @@ def escape_attribute_value(text: str) -> str:
             escaped.append("\\" + char)
         elif char < " " or char == "\x7f":
             escaped.append(f"\\{ord(char):02X}")
+        elif "\x80" <= char <= "\x9f":
+            escaped.append("".join(f"\\{byte:02X}" for byte in char.encode("utf-8")))
         else:
             escaped.append(char)
     return "".join(escaped)
