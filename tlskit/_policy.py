@@ -52,9 +52,8 @@ MAX_SECURITY_LEVEL = 5
 
 _PIN_DIGEST_BYTES = 32
 _MAX_HOST_NAME_CHARS = 253
-_HOST_NAME = re.compile(
-    r"[a-z0-9_](?:[a-z0-9_\-]{0,61}[a-z0-9_])?(?:\.[a-z0-9_](?:[a-z0-9_\-]{0,61}[a-z0-9_])?)*"
-)
+# Compiled on first use through re's cache: only server_hostname needs it.
+_HOST_NAME = r"[a-z0-9_](?:[a-z0-9_\-]{0,61}[a-z0-9_])?(?:\.[a-z0-9_](?:[a-z0-9_\-]{0,61}[a-z0-9_])?)*"
 
 _PATH_FIELDS = ("cafile", "capath", "crlfile", "client_cert", "client_key", "keylog_file")
 _BOOL_FIELDS = (
@@ -116,7 +115,7 @@ def normalize_server_hostname(value: object) -> str:
             f"invalid TLSPolicy.server_hostname {value!r}: {exc}.", field="server_hostname"
         ) from None
     last_label = name.rsplit(".", 1)[-1]
-    if len(name) > _MAX_HOST_NAME_CHARS or not _HOST_NAME.fullmatch(name) or last_label.isdigit():
+    if len(name) > _MAX_HOST_NAME_CHARS or not re.fullmatch(_HOST_NAME, name) or last_label.isdigit():
         raise PolicyError(
             f"invalid TLSPolicy.server_hostname: {value!r} is not a valid host name or IP address. "
             "Use letters, digits, '-' and '.' only, or a dotted-quad or IPv6 address.",
