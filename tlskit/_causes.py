@@ -39,6 +39,8 @@ CLOCK_FLOOR = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
 # A validity limit this close to the local clock is as likely a clock a little
 # off as a certificate used outside its period.
 CLOCK_SKEW_WINDOW = datetime.timedelta(days=1)
+# Names of a certificate that a message lists before "and N more".
+MAX_LISTED_NAMES = 8
 
 # Top-level domains that never name a host on the public internet: RFC 2606,
 # RFC 6761, RFC 6762 (.local), RFC 7686 (.onion), RFC 9476 (.alt), .internal
@@ -193,11 +195,24 @@ def _tls_inspection(facts: Facts, cert: PeerCertificate, issuer: str) -> Finding
 # Names.
 
 
+def format_names(cert: PeerCertificate) -> str:
+    """Return the subjectAltName entries of ``cert`` as ``DNS:a, IP:b``, the first few only.
+
+    A shared hosting certificate may carry thousands of names, and the
+    server chooses them, so a message lists `MAX_LISTED_NAMES` and counts
+    the rest. The certificate itself, in the error's chain, has them all.
+    """
+    names = [f"DNS:{name}" for name in cert.dns_names] + [f"IP:{address}" for address in cert.ip_addresses]
+    if len(names) <= MAX_LISTED_NAMES:
+        return ", ".join(names)
+    return f"{', '.join(names[:MAX_LISTED_NAMES])} and {len(names) - MAX_LISTED_NAMES} more"
+
+
 def _hostname(facts: Facts) -> Finding:
     leaf = facts.chain[0]
-    names = [f"DNS:{name}" for name in leaf.dns_names] + [f"IP:{address}" for address in leaf.ip_addresses]
+    names = format_names(leaf)
     if names:
-        summary = f"the server's certificate is for {', '.join(names)}, not {facts.host}"
+        summary = f"the server's certificate is for {names}, not {facts.host}"
     else:
         # tlskit turns off the common-name fallback, so a certificate without
         # subjectAltName names no host at all.

@@ -40,7 +40,8 @@ from ._expiry import CAFILE_SOURCE, CLIENT_CERT_SOURCE
 from ._handshake import CAFILE_SETTING, LOWER_SECURITY_LEVEL, RELAX_STRICT_X509
 from ._pinning import PINS_SETTING
 from ._timeouts import TIMEOUT_FIX
-from ._url import shorten
+from ._trust import TRUST_ENV_CHOICE
+from ._url import ALLOW_HTTP_HINT, shorten
 
 DEFAULT_HTTPS_PORT = 443
 
@@ -81,6 +82,9 @@ _LIBRARY_PHRASES: Sequence[Tuple[str, str]] = (
     (LOWER_SECURITY_LEVEL, ""),
     (RELAX_STRICT_X509, ""),
     (STRICT_X509_OFF, ""),
+    # tlskit get checks the scheme itself and names --allow-http; inspect and doctor take https only.
+    (ALLOW_HTTP_HINT, ""),
+    (TRUST_ENV_CHOICE, ""),
 )
 
 # Limits on the response head, which only a program can change (tlskit.Limits).
@@ -310,7 +314,7 @@ def _no_shared_cipher(exc: TLSKitError, args: argparse.Namespace) -> Optional[st
 
 def _policy_field(exc: TLSKitError, args: argparse.Namespace) -> Optional[str]:
     assert isinstance(exc, PolicyError)
-    message = str(exc)
+    message = in_cli_terms(str(exc), args)
     # Only the fields the message names: a glossary of a field it does not name explains nothing.
     fields = [match.group(1) or match.group(2) for match in _FIELD_NAMES.finditer(message)]
     options = {field: _option_for(field, args) for field in fields if field in POLICY_FIELD_OPTIONS}

@@ -26,7 +26,9 @@ MAX_PORT = 65535
 _SECONDS = re.compile(r"[0-9]{1,7}(?:\.[0-9]{0,9})?|\.[0-9]{1,9}")
 _SIZE = re.compile(r"([0-9]{1,19})([kKmMgG]?)")
 _SIZE_FACTORS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
-_SHOWN_CHARS = 24
+# Long enough for any option value typed by hand, such as a --connect-to rule
+# with two IPv6 addresses; a longer value is cut with its length shown.
+_SHOWN_CHARS = 200
 
 
 def shown(text: str) -> str:

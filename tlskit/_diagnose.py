@@ -25,7 +25,7 @@ import socket
 import ssl
 from typing import Iterable, List, NamedTuple, Optional, Tuple
 
-from ._causes import Facts, describe_days_left, find_cause
+from ._causes import Facts, describe_days_left, find_cause, format_names
 from ._certs import PeerCertificate
 from ._context import _VERIFY_X509_PARTIAL_CHAIN
 from ._diagnosis import Diagnosis
@@ -291,14 +291,14 @@ def _compose(
 
 
 def _certificate_lines(index: int, cert: PeerCertificate) -> List[str]:
-    names = [f"DNS:{name}" for name in cert.dns_names] + [f"IP:{address}" for address in cert.ip_addresses]
+    names = format_names(cert)
     left = describe_days_left(cert)
     lines = [
         f"    [{index}] {cert.subject or '(empty subject)'}",
         f"        issuer: {cert.issuer or '(empty issuer)'}",
     ]
     if names:
-        lines.append(f"        names: {', '.join(names)}")
+        lines.append(f"        names: {names}")
     lines.append(f"        valid: {_format_date(cert.not_before)} to {_format_date(cert.not_after)} ({left})")
     return lines
 

@@ -24,7 +24,7 @@ from ._peer_record import CertificateSummary
 from ._policy import TLSPolicy
 from ._presented import fetch_presented_chain
 from ._timeouts import Deadline, Timeout
-from ._url import parse_url
+from ._url import parse_url, redact_userinfo
 
 
 class UnreadableCertificate(NamedTuple):
@@ -50,7 +50,7 @@ class Inspection(NamedTuple):
     """The result of inspecting one server.
 
     Attributes:
-        url: the URL as given.
+        url: the URL as given, with any password replaced by ``***``.
         host: the host connected to.
         port: the port connected to.
         verified: the chain verified under the policy and its pins matched.
@@ -119,7 +119,7 @@ def inspect_url(url: str, policy: TLSPolicy, timeout: Optional[float]) -> Inspec
             parsed.host, parsed.port, parsed.server_hostname, timeout, policy=policy
         )
         return Inspection(
-            url=url,
+            url=redact_userinfo(url),
             host=parsed.host,
             port=parsed.port,
             verified=False,
@@ -137,7 +137,7 @@ def inspect_url(url: str, policy: TLSPolicy, timeout: Optional[float]) -> Inspec
     finally:
         connection.close()
     return Inspection(
-        url=url,
+        url=redact_userinfo(url),
         host=parsed.host,
         port=parsed.port,
         verified=policy.verify,

@@ -43,6 +43,8 @@ _COMPILED_IN = "OpenSSL default"
 # a certificate trusted for TLS server authentication.
 _WINDOWS_STORES = ("CA", "ROOT")
 _SERVER_AUTH_OID = "1.3.6.1.5.5.7.3.1"
+# The library's second choice for a bad SSL_CERT_FILE or SSL_CERT_DIR; the command line has no such option.
+TRUST_ENV_CHOICE = ", or set trust_env=False to ignore it"
 
 
 class _Source(NamedTuple):
@@ -64,7 +66,7 @@ def _env_source(variable: str, path: str) -> _Source:
     return _Source(
         f"{variable}={path!r} (from the environment)",
         variable,
-        f" Fix or unset {variable}, or set trust_env=False to ignore it.",
+        f" Fix or unset {variable}{TRUST_ENV_CHOICE}.",
     )
 
 

@@ -41,6 +41,8 @@ _MAX_HOST_NAME_CHARS = 253
 _ZONE_ID = re.compile(r"[A-Za-z0-9\-._~]+")
 # Untrusted text, such as a Location header, is cut to this many characters in messages.
 MAX_SHOWN_CHARS = 200
+# How a message on an http URL names the Client setting that accepts it.
+ALLOW_HTTP_HINT = " (pass allow_http=True for 'http')"
 # Ports have at most 5 digits. Longer digit strings are rejected before int()
 # sees them, so Python's limit on digits converted to int is never reached.
 _MAX_PORT_DIGITS = 5
@@ -158,7 +160,7 @@ def parse_url(url: str, *, allow_http: bool = False) -> URL:
     if not separator:
         raise InvalidURLError(f"invalid URL {url!r}: no scheme. Write it as 'https://host/path'.")
     if scheme not in DEFAULT_PORTS or (scheme == "http" and not allow_http):
-        allowed = "'https' or 'http'" if allow_http else "'https' (pass allow_http=True for 'http')"
+        allowed = "'https' or 'http'" if allow_http else f"'https'{ALLOW_HTTP_HINT}"
         raise InvalidURLError(f"invalid URL {url!r}: scheme {scheme!r} is not supported. Use {allowed}.")
 
     end = len(rest)
