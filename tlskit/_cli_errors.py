@@ -82,10 +82,11 @@ _LIBRARY_PHRASES: Sequence[Tuple[str, str]] = (
     (LOWER_SECURITY_LEVEL, ""),
     (RELAX_STRICT_X509, ""),
     (STRICT_X509_OFF, ""),
-    # tlskit get checks the scheme itself and names --allow-http; inspect and doctor take https only.
-    (ALLOW_HTTP_HINT, ""),
-    (TRUST_ENV_CHOICE, ""),
 )
+# Choices in the library's configuration errors that no option offers. tlskit
+# get checks the scheme itself and names --allow-http; inspect and doctor take
+# https only.
+_CONFIGURATION_CHOICES = (ALLOW_HTTP_HINT, TRUST_ENV_CHOICE)
 
 # Limits on the response head, which only a program can change (tlskit.Limits).
 _HEAD_LIMITS = ("max_line_bytes", "max_header_bytes", "max_header_count")
@@ -314,14 +315,16 @@ def _no_shared_cipher(exc: TLSKitError, args: argparse.Namespace) -> Optional[st
 
 def _policy_field(exc: TLSKitError, args: argparse.Namespace) -> Optional[str]:
     assert isinstance(exc, PolicyError)
-    message = in_cli_terms(str(exc), args)
+    message = str(exc)
+    for choice in _CONFIGURATION_CHOICES:
+        message = message.replace(choice, "")
     # Only the fields the message names: a glossary of a field it does not name explains nothing.
     fields = [match.group(1) or match.group(2) for match in _FIELD_NAMES.finditer(message)]
     options = {field: _option_for(field, args) for field in fields if field in POLICY_FIELD_OPTIONS}
     # A message written for the command line names its option already.
     options = {field: option for field, option in options.items() if option not in message}
     if not options:
-        return None
+        return message if message != str(exc) else None
     glossary = " and ".join(f"{option} sets {field}" for field, option in options.items())
     return join_sentences(message, f"On the command line, {glossary}")
 
