@@ -444,3 +444,48 @@ def test_body_counted_by_caller() -> None:
     end = parser.next_event()
     assert type(end) is EndOfResponse
     assert end.keep_alive
+
+
+def test_move_body_stops_at_length() -> None:
+    parser = ResponseParser("GET")
+    parser.feed(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhelloEXTRA")
+    assert type(parser.next_event()) is ResponseHead
+    target = bytearray(8)
+    assert parser.move_body_into(memoryview(target)) == 5
+    assert bytes(target[:5]) == b"hello"
+    assert parser.body_received == 5
+    assert parser.body_remaining == 0
+    end = parser.next_event()
+    assert type(end) is EndOfResponse
+    assert parser.leftover == b"EXTRA"
+
+
+def test_move_body_stops_at_chunk_end() -> None:
+    parser = ResponseParser("GET")
+    parser.feed(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\n")
+    assert type(parser.next_event()) is ResponseHead
+    assert parser.next_event() is NEED_DATA
+    target = bytearray(8)
+    assert parser.move_body_into(memoryview(target)) == 0
+    parser.feed(b"abcd\r\n0\r\n\r\n")
+    assert parser.move_body_into(memoryview(target)) == 4
+    assert bytes(target[:4]) == b"abcd"
+    assert parser.body_received == 4
+    end = parser.next_event()
+    assert type(end) is EndOfResponse
+    assert not parser.has_leftover
+
+
+def test_move_body_respects_view_size() -> None:
+    parser = ResponseParser("GET")
+    parser.feed(b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\n")
+    assert type(parser.next_event()) is ResponseHead
+    parser.feed(b"abcdef")
+    target = bytearray(4)
+    assert parser.move_body_into(memoryview(target)) == 4
+    assert bytes(target) == b"abcd"
+    assert parser.buffered_bytes == 2
+    event = parser.next_event()
+    assert type(event) is BodyData
+    assert event.data == b"ef"
+    assert type(parser.next_event()) is EndOfResponse

@@ -33,6 +33,7 @@ from ._http11_body import BodyFraming
 from ._http11_events import (
     BODY_LENGTH,
     BODY_UNTIL_CLOSE,
+    CHUNK_DATA,
     DEFAULT_LIMITS,
     DIRECT_STATES,
     DONE,
@@ -106,6 +107,11 @@ class ResponseParser(BodyFraming):
         return self._direct is not None or bool(self._buffer)
 
     @property
+    def buffered_bytes(self) -> int:
+        """How many received bytes wait in the parser, unparsed or not yet returned as events."""
+        return len(self._direct) if self._direct is not None else len(self._buffer)
+
+    @property
     def has_input(self) -> bool:
         """Whether any response byte, or the end of the stream, has been fed."""
         return bool(
@@ -132,8 +138,11 @@ class ResponseParser(BodyFraming):
             IncompleteBodyError: the connection closed before the body was complete.
         """
         state = self.state
+        # Body states first, in the order of how often a body reaches them.
         if state == BODY_LENGTH:
             return self._read_length_body()
+        if state == CHUNK_DATA:
+            return self._read_chunk_data()
         if state == HEAD:
             return self._read_head()
         if state == BODY_UNTIL_CLOSE:

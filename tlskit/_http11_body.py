@@ -119,9 +119,40 @@ class BodyFraming:
             return None
         self._direct = None
         if len(data) > limit:
-            self._buffer += data[limit:]
+            # Through a memoryview, so the bytes past the limit are copied once.
+            self._buffer += memoryview(data)[limit:]
             data = data[:limit]
         return data
+
+    def move_body_into(self, view: memoryview) -> int:
+        """Move buffered bytes of a Content-Length body or the current chunk into ``view`` and return how many.
+
+        Returns 0 when no such bytes are buffered. The bytes count as
+        received, as `next_event` would count them, so the caller skips both
+        the `BodyData` and its copy of the bytes.
+        """
+        if self.state not in (BODY_LENGTH, CHUNK_DATA):
+            return 0
+        direct = self._take_direct(min(self._remaining, len(view)))
+        if direct is not None:
+            count = len(direct)
+            view[:count] = direct
+        else:
+            buffer = self._buffer
+            count = min(len(buffer), self._remaining, len(view))
+            if count == len(buffer):
+                view[:count] = buffer
+                buffer.clear()
+            elif count:
+                # The temporary views are freed by the end of the statement,
+                # so the bytearray may shrink again on the next line.
+                view[:count] = memoryview(buffer)[:count]
+                del buffer[:count]
+        self._remaining -= count
+        self.body_received += count
+        if self.state == CHUNK_DATA and not self._remaining:
+            self.state = CHUNK_DATA_END
+        return count
 
     def count_body(self, count: int) -> None:
         """Record ``count`` body bytes that the caller received into its own buffer.
@@ -169,7 +200,7 @@ class BodyFraming:
             data = bytes(buffer)
             buffer.clear()
         else:
-            data = bytes(buffer[: self._remaining])
+            data = bytes(memoryview(buffer)[: self._remaining])
             del buffer[: self._remaining]
         self._remaining -= len(data)
         self.body_received += len(data)
@@ -234,8 +265,13 @@ class BodyFraming:
                 )
             return NEED_DATA
         size = min(len(buffer), self._remaining)
-        data = bytes(buffer[:size])
-        del buffer[:size]
+        if size == len(buffer):
+            data = bytes(buffer)
+            buffer.clear()
+        else:
+            # One copy through a temporary view, where buffer[:size] would make two.
+            data = bytes(memoryview(buffer)[:size])
+            del buffer[:size]
         self._remaining -= size
         self.body_received += size
         if not self._remaining:
