@@ -21,7 +21,7 @@ import json
 import sys
 from typing import Any, Dict, List, Optional, Tuple
 
-from ._certs import PeerCertificate, extension_json, sha256_fingerprint
+from ._certs import PeerCertificate, describe_expiry, extension_json, sha256_fingerprint
 from ._cli_options import ConnectTo, add_tls_verb, connect_to_rule, policy_fields
 from ._cli_streams import print_stderr, write_stdout
 from ._cli_values import count, seconds, size
@@ -323,7 +323,7 @@ def _describe_certificate(der: bytes) -> List[str]:
         f"* server certificate: {cert.subject}",
         f"*   issuer: {cert.issuer}",
         f"*   valid: {cert.not_before:%Y-%m-%d} to {cert.not_after:%Y-%m-%d} "
-        f"({cert.days_until_expiry()} days left)",
+        f"({describe_expiry(cert.not_after)})",
         f"*   names: {names or 'none'}",
         f"*   SPKI pin: {cert.spki_pin}",
     ]
