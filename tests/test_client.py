@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import gzip
 import json
+import logging
 import os
 import socket
 import ssl
@@ -72,6 +73,15 @@ def test_tls_facts_per_connection(https_server: TLSServer, ca_file: str) -> None
     assert second.peer_certificate is not first.peer_certificate
     second.peer_certificate.clear()
     assert first.peer_certificate["subjectAltName"]
+
+
+def test_handshake_logged_at_debug(
+    https_server: TLSServer, ca_file: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.DEBUG, logger="tlskit._connection"):
+        tlskit.get(https_server.url("/"), cafile=ca_file)
+    messages = [record.getMessage() for record in caplog.records if record.name == "tlskit._connection"]
+    assert f"TLS with 127.0.0.1:{https_server.port}: TLSv1.3" in " ".join(messages)
 
 
 def test_tls_facts_without_verification(https_server: TLSServer, ca_file: str) -> None:

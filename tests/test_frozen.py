@@ -63,6 +63,11 @@ def test_signature_and_attributes() -> None:
     assert MINE.label is None
     assert "secret" not in MINE.__dict__
     assert MINE.__doc__ == "A sample value."
+    for name in ("__init__", "__repr__", "__eq__", "__hash__", "__setattr__", "__delattr__"):
+        method = getattr(MINE, name)
+        assert method.__module__ == MINE.__module__
+        # As dataclasses names them from 3.10 on; 3.9 leaves __create_fn__ in it.
+        assert method.__qualname__ == f"{MINE.__qualname__}.{name}"
 
 
 def test_equality_and_hash() -> None:

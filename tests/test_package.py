@@ -133,3 +133,24 @@ def test_lazy_logger_keeps_caller_location(caplog: pytest.LogCaptureFixture) -> 
         get_logger("tlskit.test").debug("here %s", 3)
     assert [record.getMessage() for record in caplog.records] == ["here 3"]
     assert caplog.records[0].funcName == "test_lazy_logger_keeps_caller_location"
+
+
+def test_lazy_logger_reports_debug_level(caplog: pytest.LogCaptureFixture) -> None:
+    from tlskit._log import get_logger
+
+    log = get_logger("tlskit.test.level")
+    with caplog.at_level(logging.INFO, logger="tlskit.test.level"):
+        assert not log.is_debug_enabled()
+    with caplog.at_level(logging.DEBUG, logger="tlskit.test.level"):
+        assert log.is_debug_enabled()
+
+
+def test_debug_check_skips_logging_import() -> None:
+    code = (
+        "import sys\n"
+        "from tlskit._log import get_logger\n"
+        "print(get_logger('tlskit.test').is_debug_enabled(), 'logging' in sys.modules)\n"
+    )
+    output = run_isolated(code)
+    assert output.returncode == 0, output.stderr
+    assert output.stdout.split() == ["False", "False"]

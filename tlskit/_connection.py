@@ -541,13 +541,14 @@ def open_connection(
                 timeout=probe_timeout,
             )
         raise error from exc
-    log.debug(
-        "TLS with %s: %s %s, resumed=%s",
-        address,
-        wrapped.version(),
-        (wrapped.cipher() or ("?",))[0],
-        wrapped.session_reused,
-    )
+    if log.is_debug_enabled():
+        log.debug(
+            "TLS with %s: %s %s, resumed=%s",
+            address,
+            wrapped.version(),
+            (wrapped.cipher() or ("?",))[0],
+            wrapped.session_reused,
+        )
 
     # 3. The peer, before any request byte: pins, trust on first use and
     # the peer cache, then the session is stored for resumption.

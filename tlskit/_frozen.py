@@ -88,6 +88,7 @@ def dataclass(*, frozen: bool) -> Callable[[ClassT], ClassT]:
         for name, value in methods.items():
             if callable(value) and not isinstance(value, type):
                 value.__qualname__ = f"{cls.__qualname__}.{name}"
+                value.__module__ = cls.__module__
             setattr(cls, name, value)
         return cls
 

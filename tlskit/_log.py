@@ -43,6 +43,15 @@ class LazyLogger:
             logger = self._logger = logging.getLogger(self.name)
         return logger
 
+    def is_debug_enabled(self) -> bool:
+        """Return whether DEBUG records would be emitted, without importing `logging`.
+
+        Callers check it before a debug call whose arguments cost something to compute.
+        """
+        if self._logger is None and "logging" not in sys.modules:
+            return False
+        return self.logger.isEnabledFor(10)  # logging.DEBUG
+
     def debug(self, message: str, *args: Any, **kwargs: Any) -> None:
         if self._logger is not None or "logging" in sys.modules:
             self.logger.debug(message, *args, stacklevel=kwargs.pop("stacklevel", 1) + 1, **kwargs)
