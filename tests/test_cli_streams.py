@@ -110,6 +110,16 @@ def test_stdout_full_disk_names_stdout(https_server: TLSServer, ca_file: str) ->
     assert completed.stderr == b"tlskit: could not write to stdout: No space left on device.\n"
 
 
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_output_full_disk_names_file(
+    https_server: TLSServer, ca_file: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["get", https_server.url("/big"), "--cacert", ca_file, "-o", "/dev/full"]) == EXIT_WRITE
+    error = capsys.readouterr().err
+    assert "could not write '/dev/full': No space left on device. Free space on that file system" in error
+    assert "permissions" not in error
+
+
 # -o -
 
 

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import logging
 import signal
 import threading
@@ -185,9 +186,13 @@ def _print_error(args: argparse.Namespace, message: str) -> None:
 
 
 def _describe_file_error(exc: OSError) -> str:
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        fix = "Free space on that file system, or write the output elsewhere."
+    else:
+        fix = "Check the path and its permissions."
     if exc.filename is None or not exc.strerror:
-        return f"{exc}. Check the path and its permissions."
-    return f"could not write {exc.filename!r}: {exc.strerror}. Check the path and its permissions."
+        return f"{exc}. {fix}"
+    return f"could not write {exc.filename!r}: {exc.strerror}. {fix}"
 
 
 def _exit_status(exc: BaseException) -> int:
