@@ -96,6 +96,25 @@ def test_stderr_closed_keeps_exit_status(https_server: TLSServer) -> None:
     assert completed.stdout == b""
 
 
+@pytest.mark.parametrize(
+    ("argv", "closed", "status"),
+    [(["get", "--no-such-option"], "stderr", EXIT_USAGE), (["get", "--help"], "stdout", EXIT_OK)],
+)
+def test_argparse_output_to_closed_pipe(argv: List[str], closed: str, status: int) -> None:
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    streams = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, closed: write_end}
+    try:
+        completed = subprocess.run(
+            tlskit_command(*argv), env=child_environment(), timeout=SUBPROCESS_TIMEOUT_SECONDS, **streams
+        )
+    finally:
+        os.close(write_end)
+    assert completed.returncode == status
+    other = completed.stderr if closed == "stdout" else completed.stdout
+    assert other == b""
+
+
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
 def test_stdout_full_disk_names_stdout(https_server: TLSServer, ca_file: str) -> None:
     with open("/dev/full", "wb") as full:

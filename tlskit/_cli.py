@@ -34,6 +34,7 @@ import contextlib
 import errno
 import logging
 import signal
+import sys
 import threading
 from types import FrameType
 from typing import Any, Iterator, Optional, Sequence, Tuple
@@ -43,7 +44,7 @@ from ._cli_doctor import add_doctor_parser
 from ._cli_errors import describe_error, in_cli_terms
 from ._cli_get import EXIT_HTTP_ERROR, add_get_parser
 from ._cli_options import add_policy_parser
-from ._cli_streams import StdoutError, print_stderr
+from ._cli_streams import StdoutError, print_stderr, write_or_discard
 from ._version import __version__
 
 EXIT_OK = 0
@@ -75,7 +76,7 @@ _EXIT_STATUSES: Sequence[Tuple[type, int]] = (
 
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser for every subcommand."""
-    parser = argparse.ArgumentParser(prog="tlskit", description="HTTPS client with hardened TLS defaults.")
+    parser = _Parser(prog="tlskit", description="HTTPS client with hardened TLS defaults.")
     parser.add_argument("--version", action="version", version=f"tlskit {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.required = True
@@ -84,6 +85,19 @@ def build_parser() -> argparse.ArgumentParser:
     add_policy_parser(commands)
     _cli_peers.add_parsers(commands)
     return parser
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose help and usage errors survive a closed stdout or stderr.
+
+    On Python 3.9 argparse lets the BrokenPipeError of ``tlskit get --help |
+    head -c 1`` out as a traceback and exit status 1; Python 3.13 ignores it.
+    Subcommand parsers are of the same class, as argparse makes them.
+    """
+
+    def _print_message(self, message: str, file: Any = None) -> None:
+        if message:
+            write_or_discard(file or sys.stderr, message)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
