@@ -210,6 +210,44 @@ def test_sigterm_removes_partial_file(start_server: StartServer, ca_file: str, t
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.skipif(os.name != "posix", reason="SIGTERM to a child process needs POSIX signals")
+def test_ignored_sigterm_stays_ignored(start_server: StartServer, ca_file: str) -> None:
+    received = threading.Event()
+    release = threading.Event()
+
+    def hold_then_answer(sock: ssl.SSLSocket) -> None:
+        read_request(sock, bytearray())
+        received.set()
+        release.wait(SUBPROCESS_TIMEOUT_SECONDS)
+        sock.sendall(response_bytes(200, [("Connection", "close")], b"done"))
+
+    server = start_server(hold_then_answer)
+    # As nohup does for SIGHUP, the parent tells the child to ignore SIGTERM.
+    launcher = (
+        "import runpy, signal, sys; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+        "sys.argv[0] = 'tlskit'; runpy.run_module('tlskit', run_name='__main__')"
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-c", launcher, "get", server.url("/"), "--cacert", ca_file],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=child_environment(),
+    )
+    try:
+        assert received.wait(SUBPROCESS_TIMEOUT_SECONDS), "the request never arrived"
+        process.send_signal(signal.SIGTERM)
+        release.set()
+        output, errors = process.communicate(timeout=SUBPROCESS_TIMEOUT_SECONDS)
+    finally:
+        release.set()
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=SUBPROCESS_TIMEOUT_SECONDS)
+    assert process.returncode == EXIT_OK
+    assert output == b"done"
+    assert errors == b""
+
+
 # Control characters from the server.
 
 

@@ -128,11 +128,15 @@ def _raise_terminated(signum: int, frame: Optional[FrameType]) -> None:
 def _sigterm_raises() -> Iterator[None]:
     """Raise `TerminatedError` on SIGTERM while the block runs, so that cleanup runs as for Ctrl-C.
 
-    Python's default for SIGTERM ends the process at once, which leaves the
-    temporary file of ``-o`` behind. Only the main thread may set a signal
-    handler, so elsewhere (a test that calls `main`) the block runs unchanged.
+    Python sets no handler for SIGTERM, so by default the signal ends the
+    process at once and leaves the temporary file of ``-o`` behind. Only the main thread may set a signal
+    handler, so elsewhere (a test that calls `main`) the block runs unchanged,
+    as it does when the parent process set SIGTERM to be ignored.
     """
-    if threading.current_thread() is not threading.main_thread():
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGTERM) is signal.SIG_IGN
+    ):
         yield
         return
     previous: Any = signal.signal(signal.SIGTERM, _raise_terminated)
