@@ -5,10 +5,11 @@ to a temporary file beside the target that replaces it once complete. A
 progress bar goes to stderr when stderr is a terminal, unless ``-s``. With
 ``--json``, stdout carries one JSON object of metadata instead of the body.
 
-Option names are curl's where curl has the same option. Four things differ
+Option names are curl's where curl has the same option. Five things differ
 from curl. Redirects are followed unless ``--no-redirects`` (curl needs
 ``-L``). Plain http, as a URL or a redirect, needs ``--allow-http``.
-``--pass`` takes ``env:NAME`` or ``prompt``, never a password. And
+``--pass`` takes ``env:NAME`` or ``prompt``, never a password. ``-u`` takes
+``USER:PASSWORD`` and never prompts for a missing password. And
 ``--timeout`` bounds each connect, handshake and read, while ``--max-time``
 bounds the whole call, as curl's ``-m`` does. Errors name these options,
 through `_cli_errors`.
