@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
+import ssl
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +16,7 @@ import trustme
 
 import tlskit
 from conftest import make_server_context
-from servers import HTTPResponder, TLSServer
+from servers import HTTPResponder, TLSServer, read_request, response_bytes
 from tlskit import HostnameMismatchError
 from tlskit._causes import MAX_LISTED_NAMES
 from tlskit._cli import EXIT_OK, EXIT_POLICY, EXIT_USAGE, EXIT_VERIFICATION, main
@@ -69,7 +71,31 @@ def test_connect_to_value_shown_in_full(rule: str, capsys: pytest.CaptureFixture
     assert "characters)" not in error
 
 
-# Credentials in the URL.
+# Credentials.
+
+
+def test_user_option_sends_basic_auth(
+    start_server: StartServer, ca_file: str, capsysbinary: pytest.CaptureFixture[bytes]
+) -> None:
+    def echo_authorization(sock: ssl.SSLSocket) -> None:
+        received = read_request(sock, bytearray())
+        value = received[0].headers.get("authorization", "none").encode() if received else b"none"
+        sock.sendall(response_bytes(200, [("Connection", "close")], value))
+
+    server = start_server(echo_authorization)
+    assert main(["get", server.url("/"), "--cacert", ca_file, "-u", "alice:s3cret:with-colon"]) == EXIT_OK
+    expected = "Basic " + base64.b64encode(b"alice:s3cret:with-colon").decode()
+    assert capsysbinary.readouterr().out == expected.encode()
+
+
+@pytest.mark.parametrize("value", ["alice-s3cret", ":s3cret"])
+def test_user_option_without_colon(value: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as caught:
+        main(["get", "https://localhost:1/", "-u", value])
+    assert caught.value.code == EXIT_USAGE
+    error = capsys.readouterr().err
+    assert "argument -u/--user: invalid value (not shown): expected USER:PASSWORD" in error
+    assert "s3cret" not in error
 
 
 def test_inspect_masks_password(

@@ -94,7 +94,7 @@ def test_url_credentials_named_header(
     assert get(url, "--cacert", ca_file) == EXIT_POLICY
     paragraph = error_paragraph(capsys)
     assert "tlskit get does not send credentials from a URL" in paragraph
-    assert "-H 'Authorization: Basic BASE64'" in paragraph
+    assert "pass -u USER:PASSWORD" in paragraph
     assert "s3cret" not in paragraph
     assert_cli_terms_only(paragraph)
 

@@ -96,6 +96,25 @@ def test_stderr_closed_keeps_exit_status(https_server: TLSServer) -> None:
     assert completed.stdout == b""
 
 
+@pytest.mark.parametrize(
+    ("argv", "closed", "status"),
+    [(["get", "--no-such-option"], "stderr", EXIT_USAGE), (["get", "--help"], "stdout", EXIT_OK)],
+)
+def test_argparse_output_to_closed_pipe(argv: List[str], closed: str, status: int) -> None:
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    streams = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, closed: write_end}
+    try:
+        completed = subprocess.run(
+            tlskit_command(*argv), env=child_environment(), timeout=SUBPROCESS_TIMEOUT_SECONDS, **streams
+        )
+    finally:
+        os.close(write_end)
+    assert completed.returncode == status
+    other = completed.stderr if closed == "stdout" else completed.stdout
+    assert other == b""
+
+
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
 def test_stdout_full_disk_names_stdout(https_server: TLSServer, ca_file: str) -> None:
     with open("/dev/full", "wb") as full:
@@ -108,6 +127,16 @@ def test_stdout_full_disk_names_stdout(https_server: TLSServer, ca_file: str) ->
         )
     assert completed.returncode == EXIT_WRITE
     assert completed.stderr == b"tlskit: could not write to stdout: No space left on device.\n"
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_output_full_disk_names_file(
+    https_server: TLSServer, ca_file: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["get", https_server.url("/big"), "--cacert", ca_file, "-o", "/dev/full"]) == EXIT_WRITE
+    error = capsys.readouterr().err
+    assert "could not write '/dev/full': No space left on device. Free space on that file system" in error
+    assert "permissions" not in error
 
 
 # -o -
@@ -179,6 +208,44 @@ def test_sigterm_removes_partial_file(start_server: StartServer, ca_file: str, t
     assert process.returncode == EXIT_TERMINATED
     assert errors == b"tlskit: terminated.\n"
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.skipif(os.name != "posix", reason="SIGTERM to a child process needs POSIX signals")
+def test_ignored_sigterm_stays_ignored(start_server: StartServer, ca_file: str) -> None:
+    received = threading.Event()
+    release = threading.Event()
+
+    def hold_then_answer(sock: ssl.SSLSocket) -> None:
+        read_request(sock, bytearray())
+        received.set()
+        release.wait(SUBPROCESS_TIMEOUT_SECONDS)
+        sock.sendall(response_bytes(200, [("Connection", "close")], b"done"))
+
+    server = start_server(hold_then_answer)
+    # As nohup does for SIGHUP, the parent tells the child to ignore SIGTERM.
+    launcher = (
+        "import runpy, signal, sys; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+        "sys.argv[0] = 'tlskit'; runpy.run_module('tlskit', run_name='__main__')"
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-c", launcher, "get", server.url("/"), "--cacert", ca_file],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=child_environment(),
+    )
+    try:
+        assert received.wait(SUBPROCESS_TIMEOUT_SECONDS), "the request never arrived"
+        process.send_signal(signal.SIGTERM)
+        release.set()
+        output, errors = process.communicate(timeout=SUBPROCESS_TIMEOUT_SECONDS)
+    finally:
+        release.set()
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=SUBPROCESS_TIMEOUT_SECONDS)
+    assert process.returncode == EXIT_OK
+    assert output == b"done"
+    assert errors == b""
 
 
 # Control characters from the server.

@@ -15,7 +15,7 @@ import ipaddress
 import re
 from typing import Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
-from ._certs import PeerCertificate
+from ._certs import PeerCertificate, describe_expiry, format_days
 from ._chain_rules import (
     STRICT_RULES,
     find_issuer,
@@ -266,10 +266,7 @@ def days_since_expiry(cert: PeerCertificate, now: datetime.datetime) -> int:
 
 def describe_days_left(cert: PeerCertificate, now: Optional[datetime.datetime] = None) -> str:
     """Return ``"N days left"``, or ``"expired N days ago"`` once ``cert`` has expired."""
-    moment = now or datetime.datetime.now(datetime.timezone.utc)
-    if cert.is_expired(moment):
-        return f"expired {_days(days_since_expiry(cert, moment))} ago"
-    return f"{cert.days_until_expiry(moment)} days left"
+    return describe_expiry(cert.not_after, now)
 
 
 def _expired(facts: Facts) -> Finding:
@@ -462,7 +459,7 @@ def _format_time(moment: datetime.datetime) -> str:
 
 
 def _days(days: int) -> str:
-    return "1 day" if days == 1 else f"{days} days"
+    return format_days(days)
 
 
 _UNTRUSTED_CODES = (2, 18, 19, 20, 21, 27, 28)

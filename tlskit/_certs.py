@@ -238,6 +238,28 @@ def extension_json(extension: CertificateExtension) -> Dict[str, Any]:
     }
 
 
+def format_days(days: int) -> str:
+    """Return a count of complete days for a message: ``"1 day"``, ``"3 days"``, or ``"less than a day"`` for 0."""
+    if days < 1:
+        return "less than a day"
+    return "1 day" if days == 1 else f"{days} days"
+
+
+def describe_expiry(not_after: datetime.datetime, now: Optional[datetime.datetime] = None) -> str:
+    """Return ``"N days left"`` or ``"expired N days ago"`` for a certificate that expires at ``not_after``.
+
+    Every message counts complete days, rounded down on both sides of the
+    expiry: 36 hours left is "1 day left", and 36 hours after it is "expired
+    1 day ago". ``days_until_expiry`` returns the same count while the
+    certificate is valid.
+    """
+    moment = _aware_now(now)
+    one_day = datetime.timedelta(days=1)
+    if moment > not_after:
+        return f"expired {format_days((moment - not_after) // one_day)} ago"
+    return f"{format_days((not_after - moment) // one_day)} left"
+
+
 def _aware_now(now: Optional[datetime.datetime]) -> datetime.datetime:
     if now is None:
         return datetime.datetime.now(datetime.timezone.utc)

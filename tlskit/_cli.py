@@ -31,8 +31,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import logging
 import signal
+import sys
 import threading
 from types import FrameType
 from typing import Any, Iterator, Optional, Sequence, Tuple
@@ -42,7 +44,7 @@ from ._cli_doctor import add_doctor_parser
 from ._cli_errors import describe_error, in_cli_terms
 from ._cli_get import EXIT_HTTP_ERROR, add_get_parser
 from ._cli_options import add_policy_parser
-from ._cli_streams import StdoutError, print_stderr
+from ._cli_streams import StdoutError, print_stderr, write_or_discard
 from ._version import __version__
 
 EXIT_OK = 0
@@ -74,7 +76,7 @@ _EXIT_STATUSES: Sequence[Tuple[type, int]] = (
 
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser for every subcommand."""
-    parser = argparse.ArgumentParser(prog="tlskit", description="HTTPS client with hardened TLS defaults.")
+    parser = _Parser(prog="tlskit", description="HTTPS client with hardened TLS defaults.")
     parser.add_argument("--version", action="version", version=f"tlskit {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.required = True
@@ -83,6 +85,19 @@ def build_parser() -> argparse.ArgumentParser:
     add_policy_parser(commands)
     _cli_peers.add_parsers(commands)
     return parser
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose help and usage errors survive a closed stdout or stderr.
+
+    On Python 3.9 argparse lets the BrokenPipeError of ``tlskit get --help |
+    head -c 1`` out as a traceback and exit status 1; Python 3.13 ignores it.
+    Subcommand parsers are of the same class, as argparse makes them.
+    """
+
+    def _print_message(self, message: str, file: Any = None) -> None:
+        if message:
+            write_or_discard(file or sys.stderr, message)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -113,11 +128,15 @@ def _raise_terminated(signum: int, frame: Optional[FrameType]) -> None:
 def _sigterm_raises() -> Iterator[None]:
     """Raise `TerminatedError` on SIGTERM while the block runs, so that cleanup runs as for Ctrl-C.
 
-    Python's default for SIGTERM ends the process at once, which leaves the
-    temporary file of ``-o`` behind. Only the main thread may set a signal
-    handler, so elsewhere (a test that calls `main`) the block runs unchanged.
+    Python sets no handler for SIGTERM, so by default the signal ends the
+    process at once and leaves the temporary file of ``-o`` behind. Only the main thread may set a signal
+    handler, so elsewhere (a test that calls `main`) the block runs unchanged,
+    as it does when the parent process set SIGTERM to be ignored.
     """
-    if threading.current_thread() is not threading.main_thread():
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGTERM) is signal.SIG_IGN
+    ):
         yield
         return
     previous: Any = signal.signal(signal.SIGTERM, _raise_terminated)
@@ -185,9 +204,13 @@ def _print_error(args: argparse.Namespace, message: str) -> None:
 
 
 def _describe_file_error(exc: OSError) -> str:
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        fix = "Free space on that file system, or write the output elsewhere."
+    else:
+        fix = "Check the path and its permissions."
     if exc.filename is None or not exc.strerror:
-        return f"{exc}. Check the path and its permissions."
-    return f"could not write {exc.filename!r}: {exc.strerror}. Check the path and its permissions."
+        return f"{exc}. {fix}"
+    return f"could not write {exc.filename!r}: {exc.strerror}. {fix}"
 
 
 def _exit_status(exc: BaseException) -> int:

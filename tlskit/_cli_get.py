@@ -5,10 +5,11 @@ to a temporary file beside the target that replaces it once complete. A
 progress bar goes to stderr when stderr is a terminal, unless ``-s``. With
 ``--json``, stdout carries one JSON object of metadata instead of the body.
 
-Option names are curl's where curl has the same option. Four things differ
+Option names are curl's where curl has the same option. Five things differ
 from curl. Redirects are followed unless ``--no-redirects`` (curl needs
 ``-L``). Plain http, as a URL or a redirect, needs ``--allow-http``.
-``--pass`` takes ``env:NAME`` or ``prompt``, never a password. And
+``--pass`` takes ``env:NAME`` or ``prompt``, never a password. ``-u`` takes
+``USER:PASSWORD`` and never prompts for a missing password. And
 ``--timeout`` bounds each connect, handshake and read, while ``--max-time``
 bounds the whole call, as curl's ``-m`` does. Errors name these options,
 through `_cli_errors`.
@@ -21,7 +22,7 @@ import json
 import sys
 from typing import Any, Dict, List, Optional, Tuple
 
-from ._certs import PeerCertificate, extension_json, sha256_fingerprint
+from ._certs import PeerCertificate, describe_expiry, extension_json, sha256_fingerprint
 from ._cli_options import ConnectTo, add_tls_verb, connect_to_rule, policy_fields
 from ._cli_streams import print_stderr, write_stdout
 from ._cli_values import count, seconds, size
@@ -101,6 +102,14 @@ def _add_request_options(group: Any) -> None:
         metavar="'NAME: VALUE'",
         help="extra request header; may be repeated",
     )
+    group.add_argument(
+        "-u",
+        "--user",
+        type=_credentials,
+        metavar="USER:PASSWORD",
+        help="send Basic authentication; other users can read the password in the process list, and it is "
+        "dropped on a redirect to another origin",
+    )
     group.add_argument("-x", "--proxy", metavar="URL", help="http:// proxy to tunnel through (CONNECT)")
     group.add_argument(
         "--connect-to",
@@ -178,9 +187,9 @@ def run_get(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         **fields,
     ) as client:
         if args.head:
-            response = client.head(url, headers=headers)
+            response = client.head(url, headers=headers, auth=args.user)
             return _finish_head(args, response, target)
-        with client.stream(url, headers=headers) as streaming:
+        with client.stream(url, headers=headers, auth=args.user) as streaming:
             return _finish_body(args, streaming, target)
 
 
@@ -194,8 +203,7 @@ def _requested_url(args: argparse.Namespace) -> URL:
     if url.userinfo is not None:
         raise InvalidURLError(
             f"invalid URL {shorten(redact_userinfo(args.url))!r} with user:password@ in it: tlskit get does "
-            "not send credentials from a URL. Remove them from the URL and pass -H 'Authorization: Basic "
-            "BASE64', where BASE64 is the base64 encoding of user:password.",
+            "not send credentials from a URL. Remove them from the URL and pass -u USER:PASSWORD.",
             field="url",
         )
     if url.scheme == "http" and not args.allow_http:
@@ -323,7 +331,7 @@ def _describe_certificate(der: bytes) -> List[str]:
         f"* server certificate: {cert.subject}",
         f"*   issuer: {cert.issuer}",
         f"*   valid: {cert.not_before:%Y-%m-%d} to {cert.not_after:%Y-%m-%d} "
-        f"({cert.days_until_expiry()} days left)",
+        f"({describe_expiry(cert.not_after)})",
         f"*   names: {names or 'none'}",
         f"*   SPKI pin: {cert.spki_pin}",
     ]
@@ -392,6 +400,17 @@ def _output_path(text: str) -> str:
     if not text:
         raise argparse.ArgumentTypeError("expected a file name, not an empty string")
     return text
+
+
+def _credentials(text: str) -> Tuple[str, str]:
+    """Read ``-u USER:PASSWORD``; the value is never echoed, because it contains a password."""
+    user, colon, password = text.partition(":")
+    if not colon or not user:
+        # curl prompts for a missing password; tlskit get takes it in the value only.
+        raise argparse.ArgumentTypeError(
+            "invalid value (not shown): expected USER:PASSWORD, with a colon after a non-empty user name"
+        )
+    return user, password
 
 
 def parse_header(parser: argparse.ArgumentParser, text: str) -> Tuple[str, str]:

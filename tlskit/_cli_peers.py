@@ -13,6 +13,7 @@ import json
 import os
 from typing import Any, Dict, List, Optional, Sequence
 
+from ._certs import describe_expiry
 from ._cli_options import add_debug_option
 from ._cli_streams import print_stderr, print_stdout
 from ._cli_values import seconds
@@ -161,10 +162,10 @@ def _read_records(path: str, host: Optional[str]) -> List[PeerRecord]:
 
 
 def _summary_line(record: PeerRecord) -> str:
-    days = record.leaf.days_until_expiry()
+    left = describe_expiry(record.leaf.not_after)
     return (
         f"{record.address}  {record.tls_version or '-'}  {record.leaf.subject}  "
-        f"expires {record.leaf.not_after:%Y-%m-%d} ({days} days)  last seen {_format_time(record.last_seen)}"
+        f"expires {record.leaf.not_after:%Y-%m-%d} ({left})  last seen {_format_time(record.last_seen)}"
     )
 
 
@@ -183,7 +184,7 @@ def _record_lines(record: PeerRecord) -> Sequence[str]:
                 f"  [{index}] subject:  {certificate.subject}",
                 f"      issuer:   {certificate.issuer}",
                 f"      valid:    {_format_time(certificate.not_before)} to {_format_time(certificate.not_after)} "
-                f"({certificate.days_until_expiry()} days left)",
+                f"({describe_expiry(certificate.not_after)})",
                 f"      SPKI pin: {certificate.spki_pin}",
                 f"      SHA-256:  {certificate.sha256_fingerprint}",
             ]

@@ -79,11 +79,16 @@ def print_stdout(text: str) -> None:
 
 def print_stderr(text: str) -> None:
     """Print a line to stderr with control characters escaped; drop it if stderr cannot be written."""
+    write_or_discard(sys.stderr, printable(text) + "\n")
+
+
+def write_or_discard(stream: IO[str], text: str) -> None:
+    """Write ``text`` to ``stream`` and flush it; if that fails, drop it and every later write to ``stream``."""
     try:
-        print(printable(text), file=sys.stderr)
-        sys.stderr.flush()
+        stream.write(text)
+        stream.flush()
     except OSError:
-        _discard_output(sys.stderr)
+        _discard_output(stream)
 
 
 def _discard_output(stream: IO[Any]) -> None:

@@ -14,7 +14,7 @@ import enum
 from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 from ._causes import days_since_expiry
-from ._certs import PeerCertificate
+from ._certs import PeerCertificate, format_days
 from ._chain_rules import strict_violations, weak_key, weak_signature
 from ._errors import CertificateParseError
 from ._policy import TLSPolicy
@@ -73,7 +73,7 @@ def validity_findings(
                 "expired",
                 cert,
                 position,
-                f"expired on {format_date(cert.not_after)}, {days_since_expiry(cert, now)} days ago",
+                f"expired on {format_date(cert.not_after)}, {format_days(days_since_expiry(cert, now))} ago",
                 "replace it with a renewed certificate",
             )
         ]
@@ -96,7 +96,7 @@ def validity_findings(
                 "expiring",
                 cert,
                 position,
-                f"expires on {format_date(cert.not_after)}, in {left} days",
+                f"expires on {format_date(cert.not_after)}, in {format_days(left)}",
                 "renew it before then",
             )
         ]

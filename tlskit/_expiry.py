@@ -21,7 +21,7 @@ import os
 import threading
 from typing import Iterable, List, Optional, Set, Tuple, Union
 
-from ._certs import PeerCertificate, pem_to_der_list
+from ._certs import PeerCertificate, format_days, pem_to_der_list
 from ._der import SEQUENCE, Reader, decode_time, expect
 from ._errors import CertificateParseError
 from ._log import get_logger
@@ -141,10 +141,10 @@ def warn_if_expiring(der: bytes, days: int, source: str, now: Optional[datetime.
         log.warning("%s, %r, expired on %s. Replace or remove it.", source, cert.subject, when)
     else:
         log.warning(
-            "%s, %r, expires in %d days, on %s (SHA-256 %s). Renew it before then.",
+            "%s, %r, expires in %s, on %s (SHA-256 %s). Renew it before then.",
             source,
             cert.subject,
-            left,
+            format_days(left),
             when,
             cert.sha256_fingerprint,
         )

@@ -16,7 +16,7 @@ import datetime
 import ssl
 from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
 
-from ._certs import PeerCertificate, extension_json, sha256_fingerprint
+from ._certs import PeerCertificate, describe_expiry, extension_json, sha256_fingerprint
 from ._connection import open_connection, verified_chain
 from ._context import context_for
 from ._errors import CertificateParseError, VerificationError
@@ -197,13 +197,13 @@ def _certificate_lines(index: int, certificate: ChainEntry, now: Optional[dateti
             f"  [{index}] tlskit cannot read this certificate: {certificate.error}",
             f"      SHA-256:  {certificate.sha256_fingerprint}",
         ]
-    days = certificate.days_until_expiry(now)
-    if days < 0:
-        remaining = f"EXPIRED {-days} days ago"
+    if certificate.is_expired(now):
+        # Capitals make an expired certificate stand out in a long chain.
+        remaining = describe_expiry(certificate.not_after, now).replace("expired", "EXPIRED", 1)
     elif certificate.is_not_yet_valid(now):
         remaining = "NOT YET VALID"
     else:
-        remaining = f"{days} days left"
+        remaining = describe_expiry(certificate.not_after, now)
     names = ", ".join(certificate.dns_names + certificate.ip_addresses)
     lines = [
         f"  [{index}] subject:  {certificate.subject}",

@@ -35,7 +35,7 @@ import os
 import threading
 from typing import Callable, Dict, List, Optional, Sequence, Set, Tuple, Union
 
-from ._certs import sha256_fingerprint, spki_pin
+from ._certs import format_days, sha256_fingerprint, spki_pin
 from ._errors import PinMismatchError, PolicyError, format_address
 from ._expiry import claim_warning
 from ._fork import reset_in_forked_child
@@ -315,10 +315,10 @@ class PeerCache:
             return
         position = "leaf certificate" if soonest is record.leaf else f"chain certificate {soonest.subject!r}"
         log.warning(
-            "the %s of %s expires in %d days, on %s (SHA-256 %s). Renew it before then.",
+            "the %s of %s expires in %s, on %s (SHA-256 %s). Renew it before then.",
             position,
             record.address,
-            days,
+            format_days(days),
             soonest.not_after.strftime("%Y-%m-%d %H:%M:%S UTC"),
             soonest.sha256_fingerprint,
         )
