@@ -253,8 +253,7 @@ class Client(ClosesOnExit):
             retries,
         )
         options = self._call_options(fields, overrides)
-        with self._open("GET", url, headers, None, None, auth, url_credentials, options) as response:
-            return response.read_response()
+        return _read_whole(self._open("GET", url, headers, None, None, auth, url_credentials, options))
 
     def head(self, url: str, **kwargs: Any) -> Response:
         """Send a HEAD request; takes the keywords of `get`."""
@@ -313,8 +312,7 @@ class Client(ClosesOnExit):
             retries,
         )
         options = self._call_options(fields, overrides)
-        with self._open(method, url, headers, body, json, auth, url_credentials, options) as response:
-            return response.read_response()
+        return _read_whole(self._open(method, url, headers, body, json, auth, url_credentials, options))
 
     def stream(
         self,
@@ -474,6 +472,20 @@ class Client(ClosesOnExit):
         else:
             parsed, spec = prepared
         return send_and_follow(self._pool, self._peers, spec, parsed, options, deadline)
+
+
+def _read_whole(response: StreamingResponse) -> Response:
+    """Read the body of ``response`` and return the complete `Response`, closing it on any error.
+
+    A body read in full has already settled its connection, so only a
+    failure needs `StreamingResponse.close`, which a ``with`` block would
+    call every time.
+    """
+    try:
+        return response.read_response()
+    except BaseException:
+        response.close()
+        raise
 
 
 def _fields_key(headers: HeadersType) -> Optional[Tuple[Tuple[str, str], ...]]:
