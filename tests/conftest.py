@@ -11,6 +11,8 @@ import pytest
 import trustme
 
 from servers import HTTPResponder, TLSServer
+from tlskit._peer_cache import SHARED_PEER_CACHE
+from tlskit._session_cache import SHARED_SESSION_CACHE
 
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 
@@ -32,6 +34,19 @@ def no_proxy_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """Keep the machine's proxy settings out of every test: requests go to loopback only."""
     for name in PROXY_VARIABLES:
         monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(autouse=True)
+def empty_shared_caches() -> None:
+    """Start every test with empty process-wide peer and session caches.
+
+    Tests reuse loopback ports, and the CLI runs in this process through
+    main(argv), so a peer recorded by one test would make another test's
+    server look like a changed certificate, with a WARNING on stderr.
+    """
+    for record in SHARED_PEER_CACHE.records():
+        SHARED_PEER_CACHE.forget(record.host, record.port)
+    SHARED_SESSION_CACHE.clear()
 
 
 def has_ipv6_loopback() -> bool:
