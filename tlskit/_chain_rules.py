@@ -270,10 +270,10 @@ def wrong_purpose(cert: PeerCertificate) -> Optional[str]:
     """Return why ``cert`` may not serve in a TLS server's chain, or None.
 
     These are the extension checks behind OpenSSL's "unsuitable certificate
-    purpose" (X509_V_ERR_INVALID_PURPOSE) for the TLS server purpose: an
+    purpose" (X509_V_ERR_INVALID_PURPOSE) for the TLS server purpose. An
     extendedKeyUsage, in the server certificate or a CA above it, must allow
-    serverAuth, and a server certificate's keyUsage must allow its key to be
-    used in a handshake. Strict verification does not change them.
+    serverAuth. A server certificate's keyUsage must allow its key to be
+    used in a handshake. Strict verification does not change these checks.
     """
     purposes = cert.extended_key_usage
     if purposes is not None and not _SERVER_PURPOSES & set(purposes):
