@@ -115,7 +115,7 @@ def test_profile_enum_accepted() -> None:
 
 def test_custom_cipher_string_accepted() -> None:
     policy = TLSPolicy(ciphers="ECDHE+AESGCM")
-    assert policy.cipher_string == "ECDHE+AESGCM"
+    assert policy.cipher_string == "ECDHE+AESGCM:!aNULL"
     assert describe_rows(policy)["ciphers"] == "OpenSSL cipher string 'ECDHE+AESGCM'"
 
 

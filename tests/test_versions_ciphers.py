@@ -235,6 +235,25 @@ def test_null_suites_at_level_0_warn(
     ]
 
 
+def test_anonymous_suites_never_offered(start_server: StartServer, ca_file: str) -> None:
+    # A server without a certificate that offers only an anonymous suite: at
+    # security level 0, "ALL" would select it and verification would check nothing.
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.maximum_version = V.TLSv1_2
+    context.set_ciphers("AECDH-AES128-SHA:@SECLEVEL=0")
+    server = serve(start_server, context)
+    with pytest.raises(tlskit.TLSKitError) as caught:
+        tlskit.get(server.url("/"), cafile=ca_file, ciphers="ALL", security_level=0, maximum_version="1.2")
+    assert isinstance(caught.value, (NoSharedCipherError, HandshakeError))
+    assert TLSPolicy(ciphers="HIGH").cipher_string == "HIGH:!aNULL"
+
+
+def test_anonymous_only_string_rejected() -> None:
+    with pytest.raises(tlskit.PolicyError) as caught:
+        TLSPolicy(ciphers="aNULL", maximum_version="1.2")
+    assert "anonymous (aNULL) suites aside" in str(caught.value)
+
+
 # Security levels.
 
 

@@ -132,11 +132,20 @@ def is_profile(ciphers: str) -> bool:
     return ciphers in PROFILE_NAMES
 
 
+# Appended to every custom cipher string. Anonymous suites (ADH, AECDH) send
+# no certificate, so OpenSSL would verify nothing and any server could pose
+# as any host; security level 0 allows them, and "ALL" or "HIGH" select them.
+_NO_ANONYMOUS_SUITES = ":!aNULL"
+
+
 def cipher_string(ciphers: str) -> str:
-    """Return the OpenSSL cipher string that a profile name or custom string stands for."""
+    """Return the OpenSSL cipher string that a profile name or custom string stands for.
+
+    A custom string gets ``!aNULL`` appended, which removes anonymous suites.
+    """
     if is_profile(ciphers):
         return CIPHER_STRINGS[CipherProfile(ciphers)]
-    return ciphers
+    return ciphers + _NO_ANONYMOUS_SUITES
 
 
 @functools.lru_cache(maxsize=64)
@@ -154,10 +163,11 @@ def check_cipher_string(ciphers: str) -> None:
         )
     probe = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     try:
-        probe.set_ciphers(ciphers)
+        probe.set_ciphers(cipher_string(ciphers))
     except ssl.SSLError as exc:
         raise PolicyError(
-            f"invalid TLSPolicy.ciphers {ciphers!r}: OpenSSL selects no cipher from it. "
+            f"invalid TLSPolicy.ciphers {ciphers!r}: OpenSSL selects no cipher from it, anonymous (aNULL) "
+            "suites aside, which tlskit never offers because they skip certificate verification. "
             f"Use a profile ({', '.join(repr(name) for name in PROFILE_NAMES)}) or check the string "
             "with 'openssl ciphers -v'.",
             field="ciphers",
@@ -180,7 +190,7 @@ def suites_below_tls13(ciphers: str) -> SuitesBelowTLS13:
     bits of security. ``ciphers`` must be a valid OpenSSL cipher string.
     """
     probe = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    probe.set_ciphers(ciphers)
+    probe.set_ciphers(cipher_string(ciphers))
     suites = [suite for suite in probe.get_ciphers() if suite["protocol"] != "TLSv1.3"]
     return SuitesBelowTLS13(
         tuple(suite["name"] for suite in suites),
