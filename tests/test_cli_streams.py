@@ -56,6 +56,26 @@ def child_environment() -> dict:
 # Closed pipes and full disks.
 
 
+@pytest.mark.skipif(os.name != "posix", reason="closing a child's descriptor needs POSIX")
+@pytest.mark.parametrize("closed", [1, 2], ids=["stdout", "stderr"])
+def test_closed_descriptor(https_server: TLSServer, ca_file: str, closed: int) -> None:
+    # Started with >&- or 2>&-, Python sets sys.stdout or sys.stderr to None.
+    command = tlskit_command("get", https_server.url("/"), "--cacert", ca_file)
+    script = f"exec {closed}>&-; exec " + " ".join(f"'{part}'" for part in command)
+    completed = subprocess.run(
+        ["sh", "-c", script],
+        capture_output=True,
+        env=child_environment(),
+        timeout=SUBPROCESS_TIMEOUT_SECONDS,
+    )
+    if closed == 1:
+        assert completed.returncode == EXIT_WRITE
+        assert completed.stderr == b"tlskit: could not write to stdout: stdout is closed.\n"
+    else:
+        assert completed.returncode == EXIT_OK
+        assert completed.stdout == b"hello"
+
+
 def test_stdout_closed_pipe_names_stdout(https_server: TLSServer, ca_file: str) -> None:
     process = subprocess.Popen(
         tlskit_command("get", https_server.url("/big"), "--cacert", ca_file),
@@ -174,7 +194,14 @@ def test_output_dash_with_json_rejected(capsys: pytest.CaptureFixture[str]) -> N
 
 
 @pytest.mark.skipif(os.name != "posix", reason="SIGTERM to a child process needs POSIX signals")
-def test_sigterm_removes_partial_file(start_server: StartServer, ca_file: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "signum, status, message",
+    [(signal.SIGTERM, EXIT_TERMINATED, b"terminated"), (getattr(signal, "SIGHUP", 1), 129, b"hung up")],
+    ids=["SIGTERM", "SIGHUP"],
+)
+def test_ending_signal_removes_partial_file(
+    start_server: StartServer, ca_file: str, tmp_path: Path, signum: int, status: int, message: bytes
+) -> None:
     release = threading.Event()
 
     def send_half(sock: ssl.SSLSocket) -> None:
@@ -198,15 +225,15 @@ def test_sigterm_removes_partial_file(start_server: StartServer, ca_file: str, t
         ):
             time.sleep(0.05)
         assert list(tmp_path.glob(".out.bin.*.part")), "the temporary file never appeared"
-        process.send_signal(signal.SIGTERM)
+        process.send_signal(signum)
         _, errors = process.communicate(timeout=SUBPROCESS_TIMEOUT_SECONDS)
     finally:
         release.set()
         if process.poll() is None:
             process.kill()
             process.wait(timeout=SUBPROCESS_TIMEOUT_SECONDS)
-    assert process.returncode == EXIT_TERMINATED
-    assert errors == b"tlskit: terminated.\n"
+    assert process.returncode == status
+    assert errors == b"tlskit: " + message + b".\n"
     assert list(tmp_path.iterdir()) == []
 
 

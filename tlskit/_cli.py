@@ -23,6 +23,7 @@ Exit statuses, one per failure class, stable across releases:
 22    ``get --fail``: HTTP status 400 or more (curl's number)
 23    could not write the output: stdout, or the ``-o`` file (curl's number)
 130   interrupted (Ctrl-C, SIGINT)
+129   hung up (SIGHUP, as when the terminal or SSH session closes)
 143   terminated (SIGTERM, as sent by ``kill``, ``timeout`` and service managers)
 ====  ==================================================
 """
@@ -32,12 +33,14 @@ from __future__ import annotations
 import argparse
 import contextlib
 import errno
+import io
 import logging
+import os
 import signal
 import sys
 import threading
 from types import FrameType
-from typing import Any, Iterator, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterator, Optional, Sequence, Tuple
 
 from . import _cli_peers, _errors
 from ._cli_doctor import add_doctor_parser
@@ -61,6 +64,7 @@ EXIT_HTTP = EXIT_HTTP_ERROR
 EXIT_WRITE = 23  # curl's CURLE_WRITE_ERROR
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
 EXIT_TERMINATED = 143  # 128 + SIGTERM
+EXIT_HUNG_UP = 129  # 128 + SIGHUP
 
 # Checked in order: subclasses before their bases.
 _EXIT_STATUSES: Sequence[Tuple[type, int]] = (
@@ -102,6 +106,7 @@ class _Parser(argparse.ArgumentParser):
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run the command line with ``argv`` (default: ``sys.argv[1:]``) and return the exit status."""
+    _replace_closed_streams()
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.debug:
@@ -116,12 +121,48 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         logger.removeHandler(printer)
 
 
+class _ClosedStdout(io.RawIOBase):
+    """Stands in for a closed stdout: the first write fails, and later ones, the exit flush among them, discard."""
+
+    failed = False
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        if not self.failed:
+            self.failed = True
+            raise OSError(errno.EBADF, "stdout is closed")
+        return len(data)
+
+
+def _replace_closed_streams() -> None:
+    """Give a process started with stdout or stderr closed (``>&-``, ``2>&-``) streams that it can use.
+
+    Python sets such a stream to None. Output to a closed stdout then fails
+    with exit status 23 as a full disk does, and messages to a closed stderr
+    are dropped, so that the run keeps its own exit status.
+    """
+    if sys.stdout is None:
+        sys.stdout = io.TextIOWrapper(io.BufferedWriter(_ClosedStdout()))
+    if sys.stderr is None:
+        sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - lives as long as the process
+
+
 class TerminatedError(BaseException):
-    """SIGTERM arrived. A BaseException, as KeyboardInterrupt is, so that no ``except Exception`` stops it."""
+    """SIGTERM or SIGHUP arrived. A BaseException, as KeyboardInterrupt is, so that no ``except Exception`` stops it."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
 
 
 def _raise_terminated(signum: int, frame: Optional[FrameType]) -> None:
-    raise TerminatedError()
+    raise TerminatedError(signum)
+
+
+# Signals that end a run like Ctrl-C: the temporary file of -o is removed first.
+_ENDING_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
 
 
 @contextlib.contextmanager
@@ -133,17 +174,18 @@ def _sigterm_raises() -> Iterator[None]:
     handler, so elsewhere (a test that calls `main`) the block runs unchanged,
     as it does when the parent process set SIGTERM to be ignored.
     """
-    if (
-        threading.current_thread() is not threading.main_thread()
-        or signal.getsignal(signal.SIGTERM) is signal.SIG_IGN
-    ):
+    if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous: Any = signal.signal(signal.SIGTERM, _raise_terminated)
+    previous: Dict[int, Any] = {}
+    for signum in _ENDING_SIGNALS:
+        if signal.getsignal(signum) is not signal.SIG_IGN:
+            previous[signum] = signal.signal(signum, _raise_terminated)
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 class _WarningPrinter(logging.Handler):
@@ -189,11 +231,12 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             raise
         _print_error(args, "interrupted.")
         return EXIT_INTERRUPTED
-    except TerminatedError:
+    except TerminatedError as exc:
         if args.debug:
             raise
-        _print_error(args, "terminated.")
-        return EXIT_TERMINATED
+        hung_up = exc.signum == getattr(signal, "SIGHUP", None)
+        _print_error(args, "hung up." if hung_up else "terminated.")
+        return EXIT_HUNG_UP if hung_up else EXIT_TERMINATED
 
 
 def _print_error(args: argparse.Namespace, message: str) -> None:
