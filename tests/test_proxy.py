@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import socket
 import ssl
+import threading
 from typing import Callable
 
 import pytest
@@ -13,7 +14,14 @@ import trustme
 import tlskit
 from conftest import has_ipv6_loopback, make_server_context
 from servers import ConnectProxy, HTTPResponder, TLSServer
-from tlskit import HandshakeError, HostnameMismatchError, InvalidURLError, ProxyError
+from tlskit import (
+    HandshakeError,
+    HostnameMismatchError,
+    InvalidURLError,
+    ProxyError,
+    Timeout,
+    TimeoutExceededError,
+)
 from tlskit._proxy import (
     NO_PROXY_ENVIRONMENT,
     is_proxy_bypassed,
@@ -306,3 +314,37 @@ def test_server_closes_during_handshake(ca_file: str) -> None:
             tlskit.get(f"https://127.0.0.1:{server.port}/", cafile=ca_file, timeout=5)
     assert "the connection closed before the handshake finished" in str(caught.value)
     assert "proxy" not in str(caught.value)
+
+
+def test_dripped_connect_answer_times_out(ca_file: str) -> None:
+    # A byte every 20 ms keeps each read within the connect timeout; the
+    # timeout bounds the whole answer to CONNECT instead.
+    stop = threading.Event()
+    answer = b"HTTP/1.1 200 Connection established\r\n" + b"X-Drip: 1\r\n" * 50 + b"\r\n"
+
+    def drip(client: socket.socket) -> None:
+        buffer = bytearray()
+        while b"\r\n\r\n" not in buffer and len(buffer) < 65536:
+            data = client.recv(65536)
+            if not data:
+                return
+            buffer += data
+        for index in range(len(answer)):
+            if stop.wait(0.02):
+                return
+            client.sendall(answer[index : index + 1])
+
+    with TLSServer(None, drip) as proxy:
+        try:
+            with pytest.raises(TimeoutExceededError) as caught:
+                tlskit.get(
+                    "https://127.0.0.1:1/",
+                    cafile=ca_file,
+                    proxy=f"http://{proxy.authority}",
+                    timeout=Timeout(connect=0.3, read=0.3),
+                )
+        finally:
+            stop.set()
+    assert caught.value.phase == "connect"
+    assert caught.value.timeout == 0.3
+    assert str(caught.value).startswith(f"read of the response head from {proxy.authority} timed out")

@@ -49,7 +49,7 @@ from ._http11_events import NEED_DATA, EndOfResponse, Limits, ResponseHead
 from ._http11_request import build_request
 from ._log import get_logger
 from ._policy import TLSPolicy
-from ._timeouts import Deadline
+from ._timeouts import Deadline, head_deadline
 from ._url import URL, basic_authorization, idna_encode, parse_port, parse_url, redact_userinfo
 
 log = get_logger(__name__)
@@ -293,6 +293,8 @@ def _connect_request(proxy: Proxy, url: URL, user_agent: str) -> bytes:
 
 def _read_connect_response(connection: Connection, deadline: Deadline, limits: Limits) -> ResponseParser:
     parser = ResponseParser("CONNECT", limits)
+    # The connect timeout bounds the whole answer, so a proxy cannot drip it.
+    deadline = head_deadline(deadline, "connect")
     while True:
         event = parser.next_event()
         if event is NEED_DATA:

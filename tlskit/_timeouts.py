@@ -180,28 +180,31 @@ _HEAD_MARGIN_SECONDS = 0.05
 
 
 class HeadDeadline(Deadline):
-    """The clock of one response head: reads end within ``timeout.read`` of the request.
+    """The clock of one response head: its reads end within one limit of the request.
 
-    A body may take long and still make progress, but a head is a few
-    kilobytes, so a server that sends it a byte at a time is stalling.
+    The limit is the read timeout for a server's head and the connect
+    timeout for a proxy's CONNECT response (``phase`` "connect"). A body
+    may take long and still make progress, but a head is a few kilobytes,
+    so a peer that sends it a byte at a time is stalling.
     """
 
-    __slots__ = ("head_expires",)
+    __slots__ = ("head_expires", "head_phase")
 
-    def __init__(self, deadline: Deadline, read: float) -> None:
+    def __init__(self, deadline: Deadline, seconds: float, phase: str = "read") -> None:
         self.timeout = deadline.timeout
         self.expires = deadline.expires
-        self.head_expires = time.monotonic() + read
+        self.head_expires = time.monotonic() + seconds
+        self.head_phase = phase
 
     def limit(self, phase: str, host: str, port: int) -> Tuple[Optional[float], str]:
         seconds, binding = super().limit(phase, host, port)
-        if phase != "read":
+        if phase != self.head_phase:
             return seconds, binding
         remaining = self.head_expires - time.monotonic()
         if remaining <= 0:
             raise self.expired("head", host, port)
         # Right after the request the two limits are equal, and a silent
-        # server is then reported as a plain read timeout.
+        # peer is then reported as a plain read or connect timeout.
         if seconds is None or remaining < seconds - _HEAD_MARGIN_SECONDS:
             return remaining, "head"
         if remaining < seconds:
@@ -212,17 +215,25 @@ class HeadDeadline(Deadline):
         if phase != "head":
             return super().expired(phase, host, port)
         text = _MESSAGES[phase].format(address=format_address(host, port))
+        if self.head_phase == "connect":
+            seconds, name = self.timeout.connect, "connect timeout"
+        else:
+            seconds, name = self.timeout.read, "read timeout"
         return TimeoutExceededError(
-            f"{text}: the server sent it for over {self.timeout.read:g} s, the read timeout, without "
-            "finishing it. Raise the timeout or check the server.",
-            phase="read",
-            timeout=self.timeout.read,
+            f"{text}: the server sent it for over {seconds:g} s, the {name}, without finishing it. "
+            "Raise the timeout or check the server.",
+            phase=self.head_phase,
+            timeout=seconds,
             host=host,
             port=port,
         )
 
 
-def head_deadline(deadline: Deadline) -> Deadline:
-    """Return ``deadline`` with the response head bounded by the read timeout, when there is one."""
-    read = deadline.timeout.read
-    return deadline if read is None else HeadDeadline(deadline, read)
+def head_deadline(deadline: Deadline, phase: str = "read") -> Deadline:
+    """Return ``deadline`` with a response head bounded by the limit of ``phase``, when there is one.
+
+    ``phase`` is "read" for a server's response and "connect" for a proxy's
+    answer to CONNECT.
+    """
+    seconds = deadline.timeout.connect if phase == "connect" else deadline.timeout.read
+    return deadline if seconds is None else HeadDeadline(deadline, seconds, phase)
