@@ -60,6 +60,7 @@ class Hierarchy(NamedTuple):
     no_san_leaf: Issued
     common_name_leaf: Issued
     client_auth_leaf: Issued
+    any_purpose_leaf: Issued
     no_handshake_usage_leaf: Issued
     client_only_ca: Issued
     client_only_ca_leaf: Issued
@@ -135,6 +136,14 @@ def hierarchy(tmp_path_factory: pytest.TempPathFactory) -> Hierarchy:
             "client-auth-leaf",
             "/CN=localhost",
             leaf_extensions.replace("extendedKeyUsage = serverAuth", "extendedKeyUsage = clientAuth"),
+            root,
+        ),
+        any_purpose_leaf=pki.issue(
+            "any-purpose-leaf",
+            "/CN=localhost",
+            leaf_extensions.replace(
+                "extendedKeyUsage = serverAuth", "extendedKeyUsage = anyExtendedKeyUsage"
+            ),
             root,
         ),
         no_handshake_usage_leaf=pki.issue(
@@ -522,26 +531,41 @@ def test_strict_x509_rule(
     assert "VERIFY_X509_STRICT" in str(error)
 
 
+EKU_FIX = "Reissue it with serverAuth in its extendedKeyUsage, or without that extension."
+KEY_USAGE_FIX = "Reissue it with digitalSignature in its keyUsage."
+
+
 @pytest.mark.parametrize(
-    ("leaf_name", "chain_names", "culprit", "reason"),
+    ("leaf_name", "chain_names", "culprit", "reason", "fix"),
     [
         (
             "client_auth_leaf",
             [],
             "server certificate",
             "its extendedKeyUsage (clientAuth) does not include serverAuth",
+            EKU_FIX,
+        ),
+        (
+            # OpenSSL 3 does not count anyExtendedKeyUsage for a TLS server.
+            "any_purpose_leaf",
+            [],
+            "server certificate",
+            "its extendedKeyUsage (anyExtendedKeyUsage) does not include serverAuth",
+            EKU_FIX,
         ),
         (
             "no_handshake_usage_leaf",
             [],
             "server certificate",
             "its keyUsage (nonRepudiation) has none of digitalSignature, keyEncipherment and keyAgreement",
+            KEY_USAGE_FIX,
         ),
         (
             "client_only_ca_leaf",
             ["client_only_ca"],
             "intermediate CA certificate",
             "its extendedKeyUsage (clientAuth) does not include serverAuth",
+            EKU_FIX,
         ),
     ],
 )
@@ -554,6 +578,7 @@ def test_wrong_purpose(
     chain_names: list,
     culprit: str,
     reason: str,
+    fix: str,
     strict: bool,
 ) -> None:
     # "unsuitable certificate purpose" is no strict rule: relaxing strict_x509 changes nothing.
@@ -566,7 +591,7 @@ def test_wrong_purpose(
     assert error.cause is VerificationCause.WRONG_PURPOSE
     assert f"the {culprit.lower()} " in str(error).lower()
     assert reason in str(error)
-    assert "Reissue it with serverAuth in its extendedKeyUsage" in str(error)
+    assert fix in str(error)
     assert "strict_x509" not in str(error)
 
 

@@ -399,16 +399,21 @@ def _revoked(facts: Facts) -> Finding:
 
 def _wrong_purpose(facts: Facts) -> Finding:
     for cert in _suspects(facts):
-        reason = wrong_purpose(cert)
-        if reason is not None:
+        problem = wrong_purpose(cert)
+        if problem is not None:
             return Finding(
                 VerificationCause.WRONG_PURPOSE,
-                f'the {_role(cert, facts)} "{cert.subject}" is not allowed for TLS servers: {reason}',
-                "Reissue it with serverAuth in its extendedKeyUsage, and with digitalSignature in the "
-                "keyUsage of a server certificate.",
+                f'the {_role(cert, facts)} "{cert.subject}" is not allowed for TLS servers: {problem.reason}',
+                problem.fix,
                 cert,
             )
-    return _from_code_alone(facts)
+    # No certificate read breaks a rule known here: name the check, not strict verification.
+    return Finding(
+        VerificationCause.WRONG_PURPOSE,
+        f"OpenSSL rejected the chain: {facts.verify_message}",
+        "A certificate of the chain is not allowed for TLS servers by its extendedKeyUsage or keyUsage. "
+        "Reissue it with serverAuth in its extendedKeyUsage and digitalSignature in its keyUsage.",
+    )
 
 
 def _other(facts: Facts) -> Finding:

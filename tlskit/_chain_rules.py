@@ -258,15 +258,24 @@ def weak_signature(cert: PeerCertificate, security_level: int = DEFAULT_SECURITY
     )
 
 
-# extendedKeyUsage purposes that allow a certificate in a TLS server's chain.
-_SERVER_PURPOSES = frozenset({"serverAuth", "anyExtendedKeyUsage"})
+# extendedKeyUsage purposes that allow a certificate in a TLS server's chain,
+# as OpenSSL 3 checks them: serverAuth, or the old Server Gated Crypto
+# purposes of Netscape and Microsoft. anyExtendedKeyUsage does not count.
+_SERVER_PURPOSES = frozenset({"serverAuth", "2.16.840.1.113730.4.1", "1.3.6.1.4.1.311.10.3.3"})
 
 # keyUsage bits of which a TLS server key needs one: to sign the handshake,
 # to decrypt an RSA key exchange, or to agree on a key (static ECDH).
 _SERVER_KEY_USAGES = frozenset({"digitalSignature", "keyEncipherment", "keyAgreement"})
 
 
-def wrong_purpose(cert: PeerCertificate) -> Optional[str]:
+class PurposeProblem(NamedTuple):
+    """Why a certificate may not serve in a TLS server's chain, and what to change in it."""
+
+    reason: str
+    fix: str
+
+
+def wrong_purpose(cert: PeerCertificate) -> Optional[PurposeProblem]:
     """Return why ``cert`` may not serve in a TLS server's chain, or None.
 
     These are the extension checks behind OpenSSL's "unsuitable certificate
@@ -277,12 +286,16 @@ def wrong_purpose(cert: PeerCertificate) -> Optional[str]:
     """
     purposes = cert.extended_key_usage
     if purposes is not None and not _SERVER_PURPOSES & set(purposes):
-        return f"its extendedKeyUsage ({', '.join(purposes) or 'empty'}) does not include serverAuth"
+        return PurposeProblem(
+            f"its extendedKeyUsage ({', '.join(purposes) or 'empty'}) does not include serverAuth",
+            "Reissue it with serverAuth in its extendedKeyUsage, or without that extension.",
+        )
     usages = cert.key_usage
     if not cert.is_ca and usages is not None and not _SERVER_KEY_USAGES & set(usages):
-        return (
+        return PurposeProblem(
             f"its keyUsage ({', '.join(usages) or 'empty'}) has none of digitalSignature, "
-            "keyEncipherment and keyAgreement, which a TLS server key needs"
+            "keyEncipherment and keyAgreement, which a TLS server key needs",
+            "Reissue it with digitalSignature in its keyUsage.",
         )
     return None
 
