@@ -120,18 +120,19 @@ def test_records_lists_and_forgets(ca: trustme.CA) -> None:
     assert [record.host for record in cache.records()] == ["b.test"]
 
 
-def test_trailing_dot_names_one_peer(ca: trustme.CA) -> None:
+@pytest.mark.parametrize("other_form", ["a.test", "A.TEST", "A.test."])
+def test_one_peer_whatever_case_and_dot(ca: trustme.CA, other_form: str) -> None:
     first, second = leaf_der(ca.issue_cert("a.test")), leaf_der(ca.issue_cert("a.test"))
     cache = PeerCache()
     cache.record("a.test.", 443, [first], "TLSv1.3", trust_on_first_use=True)
     with pytest.raises(PinMismatchError):
-        cache.record("a.test", 443, [second], "TLSv1.3", trust_on_first_use=True)
+        cache.record(other_form, 443, [second], "TLSv1.3", trust_on_first_use=True)
     record = cache.get("a.test", 443)
     assert record is not None
     assert record.host == "a.test"
-    assert cache.get("a.test.", 443) == record
-    assert cache.records("a.test.") == [record]
-    assert cache.forget("a.test.") == 1
+    assert cache.get(other_form, 443) == record
+    assert cache.records(other_form) == [record]
+    assert cache.forget(other_form) == 1
     assert cache.records() == []
 
 

@@ -347,12 +347,13 @@ def _reuse_or_summarize(
 
 
 def peer_host(host: str) -> str:
-    """Return ``host`` without a trailing dot, as records are keyed.
+    """Return ``host`` in lower case and without a trailing dot, as records are keyed.
 
-    ``example.com.`` and ``example.com`` name one host and one certificate,
-    so both forms share one record and one trust-on-first-use pin.
+    ``Example.com.`` and ``example.com`` name one host and one certificate,
+    so both forms share one record and one trust-on-first-use pin. URLs
+    reach here in lower case already; callers of `PeerCache` may not.
     """
-    return host[:-1] if host.endswith(".") else host
+    return host.lower()[:-1] if host.endswith(".") else host.lower()
 
 
 def _tofu_mismatch(host: str, port: int, tofu_pin: str, chain: Tuple[bytes, ...]) -> PinMismatchError:
