@@ -22,6 +22,7 @@ import pytest
 import trustme
 from unprivileged import needs_root, run_as_nobody, shared_directory
 
+import tlskit
 from pki import make_crl, openssl, write_trustme_ca
 from servers import TLSServer
 from tlskit import PolicyError, TLSPolicy, create_context
@@ -291,6 +292,15 @@ def test_cafile_from_pipe(https_server: TLSServer, ca: trustme.CA) -> None:
     with pipe_of(ca.cert_pem.bytes()) as path:
         context = create_context(cafile=path, system_ca=False)
     assert handshake(https_server, context) == "TLSv1.3"
+
+
+@posix_pipes
+def test_cafile_pipe_read_once_per_client(https_server: TLSServer, ca: trustme.CA) -> None:
+    # A call that overrides a policy field builds another context from the same, drained pipe.
+    with pipe_of(ca.cert_pem.bytes()) as path:
+        with tlskit.Client(cafile=path, system_ca=False) as client:
+            assert client.get(https_server.url("/")).status == 200
+            assert client.get(https_server.url("/"), minimum_version="1.3").status == 200
 
 
 @posix_pipes

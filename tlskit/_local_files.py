@@ -5,7 +5,9 @@ what is wrong with it. Most are regular files, which OpenSSL can read again
 by path. A pipe is different: ``--cacert <(cat ca.pem)`` in a shell names
 ``/dev/fd/63``, which can be read once only, so OpenSSL would find it empty.
 `read_local_file` therefore reports whether the file can be read again, and
-the callers hand the bytes already read to OpenSSL otherwise.
+the callers hand the bytes already read to OpenSSL otherwise. The contents
+of a pipe are kept, so that a context built again for the same policy
+source (a `Client` call that overrides a policy field) gets them too.
 
 Reading a pipe or FIFO never blocks without limit. A FIFO is opened without waiting for a
 writer (one without a writer reads as empty), a pipe or device must reach
@@ -19,8 +21,10 @@ import errno
 import os
 import select
 import stat
+import threading
 import time
-from typing import List, NamedTuple, Optional
+from collections import OrderedDict
+from typing import List, NamedTuple, Optional, Tuple
 
 # Far larger than any CA bundle in use: Debian's bundle of the Mozilla roots is about 220 KiB.
 MAX_FILE_BYTES = 64 * 1024 * 1024
@@ -29,6 +33,12 @@ MAX_FILE_BYTES = 64 * 1024 * 1024
 PIPE_WAIT_SECONDS = 10.0
 
 _READ_BYTES = 64 * 1024
+
+# Pipes whose contents are kept, by device and inode, for the reads after
+# the first: a policy names a handful of files at most.
+MAX_REMEMBERED_PIPES = 16
+_pipe_contents: OrderedDict[Tuple[int, int], bytes] = OrderedDict()
+_pipe_lock = threading.Lock()
 
 
 class LocalFile(NamedTuple):
@@ -49,11 +59,25 @@ def read_local_file(path: str) -> LocalFile:
     flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
     descriptor = os.open(path, flags)
     try:
-        is_regular = stat.S_ISREG(os.fstat(descriptor).st_mode)
-        if is_regular or not hasattr(os, "O_NONBLOCK"):
+        status = os.fstat(descriptor)
+        if stat.S_ISREG(status.st_mode) or not hasattr(os, "O_NONBLOCK"):
             os.set_blocking(descriptor, True)
             return LocalFile(_read_all(descriptor, None), True)
-        return LocalFile(_read_all(descriptor, time.monotonic() + PIPE_WAIT_SECONDS), False)
+        if not stat.S_ISFIFO(status.st_mode):
+            return LocalFile(_read_all(descriptor, time.monotonic() + PIPE_WAIT_SECONDS), False)
+        # A pipe drains as it is read, and a Client builds a context again for
+        # a call that overrides a policy field: later reads of the same pipe
+        # get the bytes of the first one.
+        identity = (status.st_dev, status.st_ino)
+        with _pipe_lock:
+            data = _pipe_contents.get(identity)
+            if data is None:
+                data = _read_all(descriptor, time.monotonic() + PIPE_WAIT_SECONDS)
+                if data:
+                    _pipe_contents[identity] = data
+                    while len(_pipe_contents) > MAX_REMEMBERED_PIPES:
+                        _pipe_contents.popitem(last=False)
+        return LocalFile(data, False)
     finally:
         os.close(descriptor)
 
