@@ -321,6 +321,26 @@ def test_fifo_without_writer_is_empty(tmp_path: Path) -> None:
     assert str(caught.value) == f"invalid TLSPolicy.cafile {str(fifo)!r}: the file is empty."
 
 
+@posix_pipes
+def test_fifo_in_capath_rejected(ca: trustme.CA, tmp_path: Path) -> None:
+    # OpenSSL would open it during the handshake and wait for a writer.
+    ca.cert_pem.write_to_path(str(tmp_path / "3513523f.0"))
+    os.mkfifo(tmp_path / "3513523f.1")
+    with pytest.raises(PolicyError) as caught:
+        create_context(capath=str(tmp_path))
+    assert str(caught.value).endswith(
+        "its entry '3513523f.1' is not a regular file, which OpenSSL could block on."
+    )
+
+
+def test_cafile_link_loop_named(tmp_path: Path) -> None:
+    (tmp_path / "a.pem").symlink_to(tmp_path / "b.pem")
+    (tmp_path / "b.pem").symlink_to(tmp_path / "a.pem")
+    with pytest.raises(PolicyError) as caught:
+        create_context(cafile=str(tmp_path / "a.pem"))
+    assert str(caught.value).endswith(": a symbolic link to no file.")
+
+
 @pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="needs /dev/zero")
 def test_endless_device_rejected() -> None:
     with pytest.raises(PolicyError) as caught:

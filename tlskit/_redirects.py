@@ -139,8 +139,8 @@ def single_location(values: Sequence[str], current: URL, history: Sequence[objec
             shown = ", ".join(repr(shorten(value)) for value in values)
             raise redirect_error(
                 RedirectError,
-                f"invalid redirect from {current}: it has {len(values)} different Location fields "
-                f"({shown}), so where it leads is ambiguous. The server must send one Location.",
+                f"invalid redirect from {current}: its {len(values)} Location fields do not all hold the "
+                f"same value ({shown}), so where it leads is ambiguous. The server must send one Location.",
                 current,
                 first,
                 history,

@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 import re
 import ssl
+import stat
 import sys
 from typing import List, NamedTuple, Optional, Union
 
@@ -263,7 +264,8 @@ def _load_verify_file(context: ssl.SSLContext, path: str, file: LocalFile) -> No
 
 def _check_file(path: str, source: _Source) -> None:
     if not os.path.exists(path):
-        raise source.error("no such file")
+        # exists() is also False for a link that leads nowhere or in a loop.
+        raise source.error("no such file" if not os.path.islink(path) else "a symbolic link to no file")
     if os.path.isdir(path):
         raise source.error("is a directory; use capath for a directory of hashed certificates")
     if not os.access(path, os.R_OK):
@@ -279,8 +281,18 @@ def _check_directory(path: str, source: _Source) -> None:
         names: List[str] = os.listdir(path)
     except OSError as exc:
         raise source.error(exc.strerror or str(exc)) from exc
-    if not any(_HASHED_CERTIFICATE_NAME.fullmatch(name) for name in names):
+    hashed = [name for name in names if _HASHED_CERTIFICATE_NAME.fullmatch(name)]
+    if not hashed:
         raise source.error(
             "it contains no hashed certificate names (such as 3513523f.0), so OpenSSL would find no CA "
             f"in it. Run 'openssl rehash {path}'"
         )
+    # OpenSSL opens these during the handshake, where a FIFO without a
+    # writer would block it beyond any timeout.
+    for name in hashed:
+        try:
+            mode = os.stat(os.path.join(path, name)).st_mode
+        except OSError:
+            continue  # a dangling link: OpenSSL skips it as well
+        if not stat.S_ISREG(mode):
+            raise source.error(f"its entry {name!r} is not a regular file, which OpenSSL could block on")
