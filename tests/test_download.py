@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import ssl
 import stat
@@ -193,6 +194,18 @@ def test_fifo_is_written_in_place(server: TLSServer, ca_file: str, tmp_path: Pat
     assert received == [BODY]
     assert stat.S_ISFIFO(os.stat(fifo).st_mode)
     assert os.listdir(tmp_path) == ["pipe"]
+
+
+@posix_only
+def test_fifo_without_reader_fails_at_once(server: TLSServer, ca_file: str, tmp_path: Path) -> None:
+    # Opening it for writing would wait for a reader beyond every timeout.
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    with pytest.raises(OSError) as caught:
+        download(server, ca_file, fifo)
+    assert caught.value.errno == errno.ENXIO
+    assert caught.value.filename == str(fifo)
+    assert caught.value.strerror == "it is a FIFO that no process reads"
 
 
 # Paths rejected before the request is sent.

@@ -148,7 +148,7 @@ class OutputFile:
         self.partial: Optional[str] = None
         try:
             if target.in_place:
-                self.descriptor = os.open(target.file, os.O_WRONLY | os.O_TRUNC | _BINARY_FLAG)
+                self.descriptor = _open_in_place(target.file)
             else:
                 directory, name = os.path.split(target.file)
                 self.partial, self.descriptor = _create_unique(directory, name, "part", 0o600)
@@ -190,6 +190,24 @@ class OutputFile:
             except OSError:
                 pass
             self.partial = None
+
+
+def _open_in_place(file: str) -> int:
+    """Open a device, FIFO or socket for writing, without waiting for a FIFO's reader.
+
+    Opening a FIFO that no process reads would block beyond every timeout,
+    so it is opened non-blocking, which fails at once with ENXIO instead.
+    """
+    nonblocking = getattr(os, "O_NONBLOCK", 0)
+    try:
+        descriptor = os.open(file, os.O_WRONLY | os.O_TRUNC | _BINARY_FLAG | nonblocking)
+    except OSError as exc:
+        if exc.errno == errno.ENXIO:
+            raise OSError(errno.ENXIO, "it is a FIFO that no process reads", file) from None
+        raise
+    if nonblocking:
+        os.set_blocking(descriptor, True)
+    return descriptor
 
 
 def _create_unique(directory: str, name: str, suffix: str, mode: int) -> Tuple[str, int]:
