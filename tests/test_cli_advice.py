@@ -153,3 +153,18 @@ def test_mismatch_cli_message_short(
     error = capsys.readouterr().err
     assert f"and {len(MANY_NAMES) - MAX_LISTED_NAMES} more" in error
     assert len(error) < 3000
+
+
+def test_verbose_names_capped(
+    start_server: StartServer, ca: trustme.CA, ca_file: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The server chooses how many names its certificate carries; inspect lists them all.
+    leaf = ca.issue_cert(*MANY_NAMES, "127.0.0.1")
+    server = start_server(HTTPResponder({"/": (200, [], b"ok")}), make_server_context(leaf))
+    assert main(["get", server.url("/"), "--cacert", ca_file, "-v"]) == EXIT_OK
+    names = [line for line in capsys.readouterr().err.splitlines() if line.startswith("*   names: ")]
+    assert names == [
+        "*   names: "
+        + ", ".join(f"DNS:{name}" for name in MANY_NAMES[:MAX_LISTED_NAMES])
+        + f" and {len(MANY_NAMES) + 1 - MAX_LISTED_NAMES} more"
+    ]

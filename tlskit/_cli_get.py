@@ -22,6 +22,7 @@ import json
 import sys
 from typing import Any, Dict, List, Optional, Tuple
 
+from ._causes import format_names
 from ._certs import PeerCertificate, describe_expiry, extension_json, sha256_fingerprint
 from ._cli_options import ConnectTo, add_tls_verb, connect_to_rule, policy_fields
 from ._cli_streams import print_stderr, write_stdout
@@ -326,7 +327,8 @@ def _describe_certificate(der: bytes) -> List[str]:
             f"* server certificate: tlskit cannot read it: {exc}",
             f"*   SHA-256: {sha256_fingerprint(der)}",
         ]
-    names = ", ".join([f"DNS:{name}" for name in cert.dns_names] + [f"IP:{ip}" for ip in cert.ip_addresses])
+    # The first few names: 'tlskit inspect' lists them all.
+    names = format_names(cert)
     lines = [
         f"* server certificate: {cert.subject}",
         f"*   issuer: {cert.issuer}",
