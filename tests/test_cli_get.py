@@ -163,6 +163,16 @@ def test_fail_on_http_error(
     assert os.listdir(tmp_path) == []
 
 
+def test_fail_cuts_long_reason(
+    start_server: StartServer, ca_file: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    server = start_server(HTTPResponder({"/": lambda request: response_bytes(500, [], b"", "x" * 7000)}))
+    assert get(server.url("/"), "--cacert", ca_file, "--fail") == EXIT_HTTP
+    error = capsys.readouterr().err
+    assert "(7000 characters)" in error
+    assert len(error) < 400
+
+
 def test_silent_hides_errors(https_server: TLSServer, capsys: pytest.CaptureFixture[str]) -> None:
     assert get(https_server.url("/"), "-s") == EXIT_VERIFICATION
     assert capsys.readouterr().err == ""

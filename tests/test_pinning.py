@@ -86,6 +86,15 @@ def test_host_pins_key_with_trailing_dot(https_server: TLSServer, ca_file: str) 
             client.get(https_server.url("/", host="localhost"))
 
 
+@pytest.mark.parametrize("other", ["localhost.", "LOCALHOST"])
+def test_host_pins_keys_for_one_host_rejected(other: str) -> None:
+    # Both keys name one host, so one entry would silently replace the other.
+    with pytest.raises(PolicyError) as caught:
+        HostPins({"localhost": [WRONG_PIN], other: [WRONG_PIN]})
+    assert caught.value.field == "pins"
+    assert f"the key {other!r} names the same host and port as another key" in str(caught.value)
+
+
 def test_host_pins_url_with_trailing_dot() -> None:
     # "localhost." does not resolve on every machine, so the lookup is checked alone.
     pins = HostPins({"localhost": [WRONG_PIN], "example.test:8443": [WRONG_PIN]})

@@ -312,13 +312,16 @@ def test_crlfile_from_pipe(ca: trustme.CA, ca_file: str, tmp_path: Path) -> None
 
 
 @posix_pipes
-def test_fifo_without_writer_is_empty(tmp_path: Path) -> None:
+def test_fifo_without_writer_named(tmp_path: Path) -> None:
     # Opening a FIFO for reading would wait for a writer, without limit.
     fifo = tmp_path / "ca.fifo"
     os.mkfifo(fifo)
     with pytest.raises(PolicyError) as caught:
         create_context(cafile=str(fifo))
-    assert str(caught.value) == f"invalid TLSPolicy.cafile {str(fifo)!r}: the file is empty."
+    assert (
+        str(caught.value)
+        == f"invalid TLSPolicy.cafile {str(fifo)!r}: it is a FIFO that no process writes to."
+    )
 
 
 @posix_pipes

@@ -280,7 +280,8 @@ def _progress_bar(args: argparse.Namespace) -> Optional[ProgressBar]:
 
 def _http_error(args: argparse.Namespace, response: BaseResponse) -> int:
     if not args.silent or args.show_error:
-        reason = f" {response.reason}" if response.reason else ""
+        # The server chooses the reason phrase, its length included.
+        reason = f" {shorten(response.reason, 200)}" if response.reason else ""
         print_stderr(f"tlskit: {response.url} returned HTTP {response.status}{reason}.")
     return EXIT_HTTP_ERROR
 

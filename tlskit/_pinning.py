@@ -137,7 +137,14 @@ class HostPins:
                     "Leave the host out to pin nothing.",
                     field="pins",
                 )
-            self._pins[split_host_port(key)] = entry
+            origin = split_host_port(key)
+            if origin in self._pins:
+                raise PolicyError(
+                    f"invalid pins: the key {key!r} names the same host and port as another key (hosts are "
+                    "compared in lower case, without a trailing dot). Give each host one entry.",
+                    field="pins",
+                )
+            self._pins[origin] = entry
 
     def __bool__(self) -> bool:
         return bool(self._pins)
