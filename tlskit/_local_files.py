@@ -9,7 +9,7 @@ the callers hand the bytes already read to OpenSSL otherwise. The contents
 of a pipe are kept, so that a context built again for the same policy
 source (a `Client` call that overrides a policy field) gets them too.
 
-Reading a pipe or FIFO never blocks without limit. A FIFO is opened without waiting for a
+Reading a pipe or FIFO is bounded in time. A FIFO is opened without waiting for a
 writer (one without a writer reads as empty), a pipe or device must reach
 its end within `PIPE_WAIT_SECONDS`, and no file may exceed `MAX_FILE_BYTES`,
 so that ``/dev/zero`` fails instead of filling memory.
@@ -46,6 +46,7 @@ class LocalFile(NamedTuple):
 
     data: bytes
     is_regular: bool
+    is_fifo: bool = False
 
 
 def read_local_file(path: str) -> LocalFile:
@@ -77,7 +78,7 @@ def read_local_file(path: str) -> LocalFile:
                     _pipe_contents[identity] = data
                     while len(_pipe_contents) > MAX_REMEMBERED_PIPES:
                         _pipe_contents.popitem(last=False)
-        return LocalFile(data, False)
+        return LocalFile(data, False, True)
     finally:
         os.close(descriptor)
 

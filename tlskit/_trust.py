@@ -250,10 +250,8 @@ def _read_file(path: str, source: _Source) -> LocalFile:
         raise source.error(exc.strerror or str(exc)) from exc
     if not file.data.strip():
         # A FIFO that no process writes to reads as empty at once.
-        is_fifo = not file.is_regular and stat.S_ISFIFO(os.stat(path).st_mode)
-        raise source.error(
-            "it is a FIFO that no process writes to" if is_fifo and not file.data else "the file is empty"
-        )
+        writerless = file.is_fifo and not file.data
+        raise source.error("it is a FIFO that no process writes to" if writerless else "the file is empty")
     return file
 
 
