@@ -337,7 +337,9 @@ def test_key_change_needs_true(
         with pytest.raises(PolicyError) as caught:
             client.get(server.url("/"), headers=CLOSE)
     assert caught.value.field == "accept_key_change"
-    assert str(caught.value).startswith(f"invalid answer {answer!r} from accept_key_change: expected True")
+    assert str(caught.value).startswith(
+        f"invalid return value {answer!r} from accept_key_change: expected True"
+    )
     assert isinstance(caught.value.__cause__, PinMismatchError)
     record = cache.get("127.0.0.1", server.port)
     assert record is not None
@@ -345,7 +347,7 @@ def test_key_change_needs_true(
 
 
 def test_key_change_refused_by_none(start_server: StartServer, ca: trustme.CA, ca_file: str) -> None:
-    # A handler that forgets to return refuses the change.
+    # A handler without a return statement returns None, which keeps the pin.
     old, new = ca.issue_cert("127.0.0.1"), ca.issue_cert("127.0.0.1")
     server = start_server(ok_responder(), make_server_context(old))
     with tofu_client(ca_file, PeerCache(), accept_key_change=lambda error: None) as client:

@@ -318,7 +318,7 @@ def test_server_closes_during_handshake(ca_file: str) -> None:
 
 def test_dripped_connect_answer_times_out(ca_file: str) -> None:
     # A byte every 20 ms keeps each read within the connect timeout; the
-    # timeout bounds the whole answer to CONNECT instead.
+    # timeout bounds the whole response to CONNECT instead.
     stop = threading.Event()
     answer = b"HTTP/1.1 200 Connection established\r\n" + b"X-Drip: 1\r\n" * 50 + b"\r\n"
 

@@ -269,7 +269,7 @@ _SERVER_KEY_USAGES = frozenset({"digitalSignature", "keyEncipherment", "keyAgree
 
 
 class PurposeProblem(NamedTuple):
-    """Why a certificate may not serve in a TLS server's chain, and what to change in it."""
+    """The reason a certificate may not serve in a TLS server's chain, and the change that fixes it."""
 
     reason: str
     fix: str

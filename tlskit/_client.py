@@ -397,7 +397,7 @@ class Client(ClosesOnExit):
             HTTPStatusError: the status is 400 or more; nothing is written.
             OSError: ``path`` is a directory, its directory is missing or not
                 writable, or writing failed. The error names ``path``.
-            TypeError: ``path`` is not a path; ValueError: it holds a NUL
+            TypeError: ``path`` is not a path; ValueError: it contains a NUL
                 character. Both are raised before the request is sent.
             The errors of `get`.
         """

@@ -407,7 +407,7 @@ def _accepts(accept_key_change: KeyChangeHandler, mismatch: PinMismatchError) ->
     """Return whether the handler accepts the key change; only True does, and None or False refuse it.
 
     A truthy answer such as the text "no" from input() must not replace a
-    pin, so any answer other than a bool or None raises.
+    pin, so any return value other than a bool or None raises.
 
     Raises:
         PolicyError: the handler returned something else, chained to the mismatch.
@@ -418,7 +418,7 @@ def _accepts(accept_key_change: KeyChangeHandler, mismatch: PinMismatchError) ->
     if verdict is None or verdict is False:
         return False
     raise PolicyError(
-        f"invalid answer {shorten(repr(verdict))} from accept_key_change: expected True to accept the new key "
+        f"invalid return value {shorten(repr(verdict))} from accept_key_change: expected True to accept the new key "
         f"of {format_address(mismatch.host or '', mismatch.port or 0)} or False to keep the pin. The pin is "
         "kept.",
         field="accept_key_change",

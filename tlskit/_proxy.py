@@ -293,7 +293,7 @@ def _connect_request(proxy: Proxy, url: URL, user_agent: str) -> bytes:
 
 def _read_connect_response(connection: Connection, deadline: Deadline, limits: Limits) -> ResponseParser:
     parser = ResponseParser("CONNECT", limits)
-    # The connect timeout bounds the whole answer, so a proxy cannot drip it.
+    # The connect timeout bounds the whole response, so a proxy cannot drip it.
     deadline = head_deadline(deadline, "connect")
     while True:
         event = parser.next_event()

@@ -233,7 +233,7 @@ def head_deadline(deadline: Deadline, phase: str = "read") -> Deadline:
     """Return ``deadline`` with a response head bounded by the limit of ``phase``, when there is one.
 
     ``phase`` is "read" for a server's response and "connect" for a proxy's
-    answer to CONNECT.
+    response to CONNECT.
     """
     seconds = deadline.timeout.connect if phase == "connect" else deadline.timeout.read
     return deadline if seconds is None else HeadDeadline(deadline, seconds, phase)

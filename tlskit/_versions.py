@@ -134,7 +134,7 @@ def is_profile(ciphers: str) -> bool:
 
 # Appended to every custom cipher string. Anonymous suites (ADH, AECDH) send
 # no certificate, so OpenSSL would verify nothing and any server could pose
-# as any host; security level 0 allows them, and "ALL" or "HIGH" select them.
+# as any host. Security level 0 allows them, and "ALL" or "HIGH" select them.
 _NO_ANONYMOUS_SUITES = ":!aNULL"
 
 
